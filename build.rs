@@ -1,0 +1,25 @@
+//! Compiles `proto/` with the pure-Rust `protox` compiler, so a fresh machine needs no `protoc`.
+
+use std::{env, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = [
+        "proto/vastgate/v1/common.proto",
+        "proto/vastgate/v1/query.proto",
+        "proto/vastgate/v1/analytics.proto",
+        "proto/vastgate/v1/admin.proto",
+    ];
+    println!("cargo:rerun-if-changed=proto");
+    let fds = protox::compile(protos, ["proto"])?;
+
+    // The encoded descriptor set feeds server reflection.
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    let descriptor_path = out_dir.join("vastgate_descriptor.bin");
+    std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&fds))?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

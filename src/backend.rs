@@ -1,0 +1,146 @@
+//! The storage contract: list, describe and scan tables split by split.
+//!
+//! Two implementations: [`local`] (a folder of Parquet files, the embedded default) and, later,
+//! `vast` (the VAST DB tabular protocol). Both return identical rows for the same data and filter.
+
+pub mod local;
+
+use std::fmt;
+
+use arrow::{datatypes::SchemaRef, record_batch::RecordBatch};
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::predicate::Predicate;
+
+/// A table address: `bucket/schema/table` on VAST, `schema/table` locally (empty bucket).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableRef {
+    /// VAST bucket; empty on the local backend.
+    pub bucket: String,
+    /// Schema (a folder locally).
+    pub schema: String,
+    /// Table name.
+    pub table: String,
+}
+
+impl fmt::Display for TableRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.bucket.is_empty() {
+            write!(f, "{}.{}", self.schema, self.table)
+        } else {
+            write!(f, "{}/{}.{}", self.bucket, self.schema, self.table)
+        }
+    }
+}
+
+/// A row of `ListTables`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSummary {
+    /// The table.
+    pub table: TableRef,
+    /// Rows, as the backend reports them.
+    pub num_rows: u64,
+    /// Stored bytes.
+    pub size_bytes: u64,
+}
+
+/// What a backend knows of one table.
+#[derive(Debug, Clone)]
+pub struct TableMeta {
+    /// The Arrow schema of the whole table.
+    pub schema: SchemaRef,
+    /// Row count.
+    pub num_rows: u64,
+    /// Stored bytes.
+    pub size_bytes: u64,
+    /// The unit of split planning: row groups locally, VAST row groups (65,536 rows) remotely.
+    pub num_row_groups: u64,
+}
+
+/// One read of a table: which columns and rows, and how to cut it up.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    /// Column indexes into the table schema, in output order; `None` = all columns.
+    pub projection: Option<Vec<usize>>,
+    /// Validated filter; the backend pushes down what it can and applies the rest exactly.
+    pub predicate: Option<Predicate>,
+    /// Sub-splits per split (VAST).
+    pub num_sub_splits: u32,
+    /// Rows per sub-split page (VAST).
+    pub limit_rows_per_sub_split: u64,
+    /// Backend queue priority (VAST `tabular-schedule-id`).
+    pub priority: u32,
+}
+
+/// One of `count` disjoint parts of a table; together the parts cover every row once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// Zero-based index of this split.
+    pub index: u32,
+    /// Total number of splits.
+    pub count: u32,
+}
+
+/// Errors of any backend. The message names the endpoint or file and what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// No such bucket, schema or table.
+    #[error("{what} not found")]
+    NotFound {
+        /// e.g. "table demo.sensorz".
+        what: String,
+    },
+    /// The request cannot be served as asked (bad projection, unsupported type).
+    #[error("{0}")]
+    Invalid(String),
+    /// A type or feature the backend does not support.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The storage is unreachable or failed; retrying (elsewhere) may help.
+    #[error("{endpoint}: {message}")]
+    Unavailable {
+        /// Endpoint URL or file path.
+        endpoint: String,
+        /// What failed.
+        message: String,
+    },
+    /// Data on storage is corrupt or unreadable.
+    #[error("{location}: {message}")]
+    Data {
+        /// File or endpoint.
+        location: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl BackendError {
+    /// Whether trying the split again (on another endpoint) may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, BackendError::Unavailable { .. })
+    }
+}
+
+/// A stream of record batches of one split.
+pub type SplitStream = BoxStream<'static, Result<RecordBatch, BackendError>>;
+
+/// A storage backend.
+#[async_trait]
+pub trait Backend: Send + Sync + fmt::Debug + 'static {
+    /// Short name for logs and `Health`: `local` or `vast`.
+    fn kind(&self) -> &'static str;
+    /// Schemas in `bucket` (ignored locally).
+    async fn list_schemas(&self, bucket: &str) -> Result<Vec<String>, BackendError>;
+    /// Tables in a schema.
+    async fn list_tables(
+        &self,
+        bucket: &str,
+        schema: &str,
+    ) -> Result<Vec<TableSummary>, BackendError>;
+    /// Schema, row count and size of a table.
+    async fn describe(&self, table: &TableRef) -> Result<TableMeta, BackendError>;
+    /// Reads one split with projection and filter pushed down; the filter is applied exactly.
+    fn scan(&self, table: &TableRef, meta: &TableMeta, req: &ScanRequest, split: Split)
+    -> SplitStream;
+}

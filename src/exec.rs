@@ -1,0 +1,169 @@
+//! The split executor used by every read.
+//!
+//! A scan plan names a table and `n` splits. The executor reads up to
+//! `exec.split_concurrency` splits at once, merges their batches into one bounded channel and
+//! hands the receiving end to the caller. Dropping that stream (client disconnect), cancelling
+//! the token (`CancelQuery`, deadline) or a split failing for good stops every split.
+
+mod split;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use arrow::{datatypes::SchemaRef, record_batch::RecordBatch};
+use futures::{StreamExt, stream::BoxStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    backend::{Backend, BackendError, ScanRequest, Split, TableMeta, TableRef},
+    config::ExecConfig,
+};
+
+/// Why a scan stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A split failed and could not be retried (or ran out of attempts).
+    #[error("split {split} of {table}: {source}")]
+    Split {
+        /// The table.
+        table: String,
+        /// `index/count`.
+        split: String,
+        /// The backend's error.
+        #[source]
+        source: BackendError,
+    },
+    /// The query was cancelled (client gone, `CancelQuery`, shutdown).
+    #[error("query cancelled")]
+    Cancelled,
+}
+
+/// A merged stream of record batches from every split of a scan.
+pub type BatchStream = BoxStream<'static, Result<RecordBatch, ExecError>>;
+
+/// Counters of one scan, shared with the query log.
+#[derive(Debug, Default)]
+pub struct ScanStats {
+    /// Rows delivered by the backend (after its filter).
+    pub rows: AtomicU64,
+    /// In-memory Arrow bytes delivered.
+    pub bytes: AtomicU64,
+    /// Splits finished.
+    pub splits_done: AtomicU64,
+    /// Split attempts retried.
+    pub retries: AtomicU64,
+}
+
+/// What to read: the output of `plan`.
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    /// The table.
+    pub table: TableRef,
+    /// Its metadata (from the catalog).
+    pub meta: TableMeta,
+    /// Projection, predicate and backend hints.
+    pub request: ScanRequest,
+    /// The schema of the batches this scan yields.
+    pub output_schema: SchemaRef,
+    /// Number of disjoint splits.
+    pub num_splits: u32,
+}
+
+/// Runs scan plans against one backend.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    backend: Arc<dyn Backend>,
+    config: ExecConfig,
+}
+
+impl Executor {
+    /// An executor over `backend`.
+    pub fn new(backend: Arc<dyn Backend>, config: ExecConfig) -> Self {
+        Self { backend, config }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// Reads every split of `plan`; see [`Executor::execute_splits`].
+    pub fn execute(
+        &self,
+        plan: ScanPlan,
+        cancel: CancellationToken,
+        stats: Arc<ScanStats>,
+    ) -> BatchStream {
+        let splits = (0..plan.num_splits).collect();
+        self.execute_splits(plan, splits, cancel, stats)
+    }
+
+    /// Reads the listed splits of `plan` (Flight reads one per ticket) into one bounded stream.
+    pub fn execute_splits(
+        &self,
+        plan: ScanPlan,
+        splits: Vec<u32>,
+        cancel: CancellationToken,
+        stats: Arc<ScanStats>,
+    ) -> BatchStream {
+        let (tx, rx) = mpsc::channel(self.config.channel_capacity);
+        let runner = split::SplitRunner {
+            backend: Arc::clone(&self.backend),
+            plan: Arc::new(plan),
+            attempts: self.config.split_attempts,
+            stats,
+        };
+        let concurrency = self.config.split_concurrency;
+        tokio::spawn(pump(runner, splits, concurrency, tx, cancel));
+        tokio_stream::wrappers::ReceiverStream::new(rx).boxed()
+    }
+}
+
+/// Moves batches from the splits into `tx` until done, cancelled, or the receiver is gone.
+async fn pump(
+    runner: split::SplitRunner,
+    splits: Vec<u32>,
+    concurrency: usize,
+    tx: mpsc::Sender<Result<RecordBatch, ExecError>>,
+    cancel: CancellationToken,
+) {
+    let count = runner.plan.num_splits;
+    let mut merged = futures::stream::iter(splits)
+        .map(|index| runner.run(Split { index, count }))
+        .flatten_unordered(concurrency);
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                // The receiver may be gone already; nothing to do then.
+                let _ = tx.send(Err(ExecError::Cancelled)).await;
+                return;
+            }
+            _ = tx.closed() => return,
+            item = merged.next() => item,
+        };
+        let Some(item) = item else { return };
+        let failed = item.is_err();
+        if let Ok(batch) = &item {
+            runner.stats.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            runner
+                .stats
+                .bytes
+                .fetch_add(batch.get_array_memory_size() as u64, Ordering::Relaxed);
+        }
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            sent = tx.send(item) => if sent.is_err() { return },
+        }
+        if failed {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,39 @@
+//! vastgate: a gRPC analytics service in front of VAST DB clusters.
+//!
+//! It pushes filters down to storage, reads the matching rows split-parallel as Arrow record
+//! batches, runs analytics on them in a pool of embedded DuckDB workers, and serves the results
+//! over gRPC and Arrow Flight.
+//!
+//! # Layout
+//!
+//! - [`cli`]: command line (`serve`, `emulate`, `gen-data`).
+//! - [`config`]: the configuration tree, loaded from defaults, TOML and `VASTGATE__*` env vars.
+//! - [`telemetry`]: log output.
+//! - [`metrics`]: the Prometheus registry and typed metric handles.
+//! - [`error`]: the service error and its one mapping to gRPC status codes.
+//! - [`server`]: listeners, tower layers, routes, `/metrics`, graceful shutdown.
+//! - [`api`]: gRPC handlers, proto ⇄ domain conversion, request validation.
+//! - [`catalog`]: table metadata cache (moka) with refresh-ahead and statistics.
+//! - [`predicate`]: the filter tree, validated against a table schema and evaluated on Arrow.
+//! - [`plan`]: how many splits a scan uses.
+//! - [`exec`]: the split executor: bounded, cancellable, merging split streams.
+//! - [`backend`]: the storage contract and the local Parquet backend.
+//! - [`monitor`]: the query log: running and recent queries, slow queries, trends, export.
+//! - [`gen_data`]: the deterministic demo dataset.
+//! - [`proto`]: code generated from `proto/`.
+
+pub mod api;
+pub mod backend;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod gen_data;
+pub mod metrics;
+pub mod monitor;
+pub mod plan;
+pub mod predicate;
+pub mod proto;
+pub mod server;
+pub mod telemetry;
