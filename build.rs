@@ -12,14 +12,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(protos, ["proto"])?;
 
-    // The encoded descriptor set feeds server reflection.
+    // Server reflection describes our services and Arrow Flight. The Flight types themselves come
+    // from the `arrow-flight` crate, so Flight.proto only feeds this descriptor set.
+    let reflection = protox::compile(
+        protos
+            .iter()
+            .copied()
+            .chain(["arrow/flight/protocol/Flight.proto"]),
+        ["proto"],
+    )?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     let descriptor_path = out_dir.join("vastgate_descriptor.bin");
-    std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&fds))?;
+    std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&reflection))?;
 
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Arrow payloads move as `Bytes`, so encoded IPC buffers are not copied again.
+        .bytes(".vastgate.v1.ArrowChunk.data")
         .compile_fds(fds)?;
     Ok(())
 }

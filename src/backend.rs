@@ -4,6 +4,8 @@
 //! `vast` (the VAST DB tabular protocol). Both return identical rows for the same data and filter.
 
 pub mod local;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::fmt;
 
@@ -83,7 +85,7 @@ pub struct Split {
 }
 
 /// Errors of any backend. The message names the endpoint or file and what failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
     /// No such bucket, schema or table.
     #[error("{what} not found")]
@@ -141,6 +143,11 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Schema, row count and size of a table.
     async fn describe(&self, table: &TableRef) -> Result<TableMeta, BackendError>;
     /// Reads one split with projection and filter pushed down; the filter is applied exactly.
-    fn scan(&self, table: &TableRef, meta: &TableMeta, req: &ScanRequest, split: Split)
-    -> SplitStream;
+    fn scan(
+        &self,
+        table: &TableRef,
+        meta: &TableMeta,
+        req: &ScanRequest,
+        split: Split,
+    ) -> SplitStream;
 }

@@ -357,10 +357,7 @@ impl Config {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
             ));
-        let config: Config = builder
-            .add_source(env_source)
-            .build()?
-            .try_deserialize()?;
+        let config: Config = builder.add_source(env_source).build()?.try_deserialize()?;
         config.resolve_secrets()?.validated()
     }
 

@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// Why a scan stopped early.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ExecError {
     /// A split failed and could not be retried (or ran out of attempts).
     #[error("split {split} of {table}: {source}")]
@@ -138,6 +138,7 @@ async fn pump(
         let item = tokio::select! {
             biased;
             _ = cancel.cancelled() => {
+                drop(merged);
                 // The receiver may be gone already; nothing to do then.
                 let _ = tx.send(Err(ExecError::Cancelled)).await;
                 return;
@@ -148,7 +149,10 @@ async fn pump(
         let Some(item) = item else { return };
         let failed = item.is_err();
         if let Ok(batch) = &item {
-            runner.stats.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            runner
+                .stats
+                .rows
+                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             runner
                 .stats
                 .bytes
@@ -156,7 +160,12 @@ async fn pump(
         }
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => {
+                // The consumer must learn that the stream is cut short, not see a clean end.
+                drop(merged);
+                let _ = tx.send(Err(ExecError::Cancelled)).await;
+                return;
+            }
             sent = tx.send(item) => if sent.is_err() { return },
         }
         if failed {

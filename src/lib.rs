@@ -18,6 +18,7 @@
 //! - [`plan`]: how many splits a scan uses.
 //! - [`exec`]: the split executor: bounded, cancellable, merging split streams.
 //! - [`backend`]: the storage contract and the local Parquet backend.
+//! - [`state`]: the shared state handed to every handler.
 //! - [`monitor`]: the query log: running and recent queries, slow queries, trends, export.
 //! - [`gen_data`]: the deterministic demo dataset.
 //! - [`proto`]: code generated from `proto/`.
@@ -36,4 +37,5 @@ pub mod plan;
 pub mod predicate;
 pub mod proto;
 pub mod server;
+pub mod state;
 pub mod telemetry;

@@ -1,1 +1,132 @@
-fn main() {}
+//! The `vastgate` binary: parse the command line, load the config, run.
+
+use std::{collections::HashMap, process::ExitCode, sync::Arc};
+
+use clap::Parser;
+use vastgate::{
+    cli::{Cli, Command, ServeArgs},
+    config::{BackendKind, Config},
+    gen_data, server,
+    state::AppState,
+    telemetry,
+};
+
+/// `EX_CONFIG` from sysexits.h: the configuration is wrong.
+const EXIT_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::GenData(args) => {
+                telemetry::init(&Default::default());
+                match gen_data::generate(&args.out, args.rows, args.seed) {
+                    Ok(summary) => {
+                        tracing::info!("{summary}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => {
+                        eprintln!("gen-data failed: {err}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Command::Emulate(_) => {
+                eprintln!(
+                    "vastgate emulate is not built yet (issue 4: VAST DB client and emulator)"
+                );
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let mut config = match Config::from_sources(args.config.as_deref(), &env) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(data) = args.data {
+        config.local.data_dir = data;
+    }
+    if let Some(addr) = args.grpc_listen {
+        config.server.grpc_listen = addr;
+    }
+    if let Some(addr) = args.http_listen {
+        config.server.http_listen = addr;
+    }
+    telemetry::init(&config.telemetry);
+
+    if args.demo && config.backend.kind == BackendKind::Local {
+        match gen_data::ensure_demo(&config.local.data_dir) {
+            Ok(Some(summary)) => tracing::info!("{summary}"),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!("cannot write the demo dataset: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    let state: Arc<AppState> = match AppState::new(config) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("invalid configuration: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let server_config = &state.config.server;
+    let grpc = match tokio::net::TcpListener::bind(server_config.grpc_listen).await {
+        Ok(l) => l,
+        Err(err) => {
+            eprintln!(
+                "cannot bind server.grpc_listen {}: {err}",
+                server_config.grpc_listen
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let http = match tokio::net::TcpListener::bind(server_config.http_listen).await {
+        Ok(l) => l,
+        Err(err) => {
+            eprintln!(
+                "cannot bind server.http_listen {}: {err}",
+                server_config.http_listen
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    for (name, listener) in [("grpc", &grpc), ("http", &http)] {
+        match listener.local_addr() {
+            Ok(addr) => tracing::info!("{name} listening on {addr}"),
+            Err(err) => tracing::warn!("{name} listener has no address: {err}"),
+        }
+    }
+    tracing::info!(
+        backend = state.catalog.backend().kind(),
+        data = %state.config.local.data_dir.display(),
+        "vastgate started"
+    );
+    match server::serve(grpc, http, state, server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("server failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

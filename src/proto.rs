@@ -1,6 +1,6 @@
 //! Code generated from `proto/vastgate/v1/*.proto` by the build script.
 
-#![allow(missing_docs, unreachable_pub, clippy::all)]
+#![allow(missing_docs, unreachable_pub, clippy::all, clippy::clone_on_ref_ptr)]
 #![allow(missing_debug_implementations)]
 
 tonic::include_proto!("vastgate.v1");

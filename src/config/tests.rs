@@ -4,7 +4,8 @@ use super::*;
 
 #[test]
 fn example_config_loads() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/vastgate.example.toml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/vastgate.example.toml");
     let config = Config::from_sources(Some(&path), &HashMap::new()).expect("example config loads");
     assert_eq!(config.backend.kind, BackendKind::Local);
     assert_eq!(config.catalog.ttl, Duration::from_secs(60));

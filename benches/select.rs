@@ -1,0 +1,212 @@
+//! End-to-end Select throughput and metadata latency (issue 2's benchmark).
+//!
+//! `cargo bench --bench select` (release settings). Rows default to 10M; set
+//! `VASTGATE_BENCH_ROWS` to change, and `VASTGATE_BENCH_DATA` to reuse a generated folder.
+//! Prints a Markdown report for `benches/RESULTS.md`.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use tonic::transport::Channel;
+use vastgate::{
+    config::Config,
+    proto::{self, query_service_client::QueryServiceClient},
+    state::AppState,
+};
+
+fn main() {
+    let rows: u64 = std::env::var("VASTGATE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let (data, _keep) = match std::env::var("VASTGATE_BENCH_DATA") {
+        Ok(dir) => (PathBuf::from(dir), None),
+        Err(_) => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            (dir.path().to_owned(), Some(dir))
+        }
+    };
+    let parquet = data.join("demo/sensors.parquet");
+    if !parquet.exists() {
+        let started = Instant::now();
+        let summary = vastgate::gen_data::generate(&data, rows, 42).expect("generate");
+        eprintln!("{summary} ({:.1}s)", started.elapsed().as_secs_f64());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(data, parquet));
+}
+
+async fn run(data: PathBuf, parquet: PathBuf) {
+    let mut config = Config::default();
+    config.local.data_dir = data;
+    let state = AppState::new(config).expect("state");
+    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = grpc.local_addr().unwrap();
+    tokio::spawn(vastgate::server::serve(
+        grpc,
+        http,
+        Arc::clone(&state),
+        std::future::pending(),
+    ));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = QueryServiceClient::new(channel).max_decoding_message_size(64 << 20);
+    let table = Some(proto::TableRef {
+        bucket: String::new(),
+        schema: "demo".into(),
+        table: "sensors".into(),
+    });
+
+    println!("| read | rows | seconds | Mrows/s | MB/s (IPC bytes) | vs DuckDB |");
+    println!("|---|---|---|---|---|---|");
+    for (label, columns, sql_columns) in [
+        ("all 7 columns", vec![], "*"),
+        (
+            "2 columns (ts, temperature)",
+            vec!["ts".to_owned(), "temperature".to_owned()],
+            "ts, temperature",
+        ),
+    ] {
+        let duck = duckdb_read(&parquet, sql_columns);
+        let ours = best_of(3, || {
+            grpc_select(client.clone(), table.clone(), columns.clone())
+        })
+        .await;
+        for (who, (rows, bytes, secs)) in [
+            ("DuckDB read_parquet → Arrow, in process", duck),
+            ("vastgate Select over gRPC", ours),
+        ] {
+            println!(
+                "| {label}: {who} | {rows} | {secs:.3} | {:.1} | {:.0} | {:.2}x |",
+                rows as f64 / secs / 1e6,
+                bytes as f64 / secs / 1e6,
+                secs / duck.2,
+            );
+        }
+    }
+
+    // Cached DescribeTable latency, then throughput at 16 concurrent clients.
+    let mut describe = client.clone();
+    let request = proto::DescribeTableRequest {
+        table: table.clone(),
+        bypass_cache: false,
+    };
+    describe.describe_table(request.clone()).await.unwrap();
+    let mut latencies = Vec::new();
+    for _ in 0..2_000 {
+        let t = Instant::now();
+        describe.describe_table(request.clone()).await.unwrap();
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let window = Duration::from_secs(5);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let mut c = client.clone();
+            let r = request.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while started.elapsed() < window {
+                    c.describe_table(r.clone()).await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    println!();
+    println!(
+        "DescribeTable (cached): p50 {:.0} µs, p99 {:.0} µs; {:.0} requests/s at 16 concurrent clients",
+        p(0.50).as_secs_f64() * 1e6,
+        p(0.99).as_secs_f64() * 1e6,
+        total as f64 / started.elapsed().as_secs_f64()
+    );
+}
+
+async fn best_of<F, Fut>(n: usize, mut f: F) -> (u64, u64, f64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = (u64, u64, f64)>,
+{
+    let mut best = (0, 0, f64::MAX);
+    for _ in 0..n {
+        let r = f().await;
+        if r.2 < best.2 {
+            best = r;
+        }
+    }
+    best
+}
+
+/// Rows, IPC bytes and seconds of one Select that decodes every batch.
+async fn grpc_select(
+    mut client: QueryServiceClient<Channel>,
+    table: Option<proto::TableRef>,
+    columns: Vec<String>,
+) -> (u64, u64, f64) {
+    let started = Instant::now();
+    let mut stream = client
+        .select(proto::SelectRequest {
+            table,
+            columns,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut decoder = arrow::ipc::reader::StreamDecoder::new();
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        bytes += chunk.data.len() as u64;
+        let mut buffer = arrow::buffer::Buffer::from(chunk.data);
+        while !buffer.is_empty() {
+            if let Some(batch) = decoder.decode(&mut buffer).unwrap() {
+                rows += batch.num_rows() as u64;
+            }
+        }
+    }
+    (rows, bytes, started.elapsed().as_secs_f64())
+}
+
+/// Rows, Arrow bytes and seconds of DuckDB reading the Parquet file into Arrow batches.
+fn duckdb_read(parquet: &std::path::Path, columns: &str) -> (u64, u64, f64) {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch("SET threads = 2").unwrap();
+    let sql = format!(
+        "SELECT {columns} FROM read_parquet('{}')",
+        parquet.display()
+    );
+    let mut best = (0, 0, f64::MAX);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        for batch in stmt.query_arrow([]).unwrap() {
+            rows += batch.num_rows() as u64;
+            bytes += batch.get_array_memory_size() as u64;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        if secs < best.2 {
+            best = (rows, bytes, secs);
+        }
+    }
+    best
+}

@@ -1,0 +1,199 @@
+//! `AdminService`: health, endpoints, cache, query log, config.
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::{
+    error::Error,
+    monitor::{ExportFormat, QueryRecord},
+    proto::{self, admin_service_server::AdminService},
+    state::AppState,
+};
+
+/// The `AdminService` handler.
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    state: Arc<AppState>,
+}
+
+impl AdminApi {
+    /// A handler over the shared state.
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+fn query_info(r: QueryRecord) -> proto::QueryInfo {
+    proto::QueryInfo {
+        query_id: r.query_id,
+        method: r.method,
+        table: r.table,
+        state: r.state.as_str().to_owned(),
+        started: Some(convert::timestamp(r.started)),
+        duration_ms: r.duration_ms,
+        rows_scanned: r.rows_scanned,
+        rows_returned: r.rows_returned,
+        bytes_scanned: r.bytes_scanned,
+        splits: r.splits,
+        endpoints: r.endpoints,
+        cache_hit: r.cache_hit,
+        slow: r.slow,
+        error: r.error,
+    }
+}
+
+fn limit_or(limit: u32, default: usize) -> usize {
+    if limit == 0 { default } else { limit as usize }
+}
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn health(
+        &self,
+        _request: Request<proto::HealthRequest>,
+    ) -> Result<Response<proto::HealthResponse>, Status> {
+        Ok(Response::new(proto::HealthResponse {
+            status: "SERVING".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            backend: self.state.catalog.backend().kind().to_owned(),
+            uptime_seconds: self.state.started.elapsed().as_secs_f64(),
+            running_queries: u32::try_from(self.state.queries.running_count()).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn list_endpoints(
+        &self,
+        _request: Request<proto::ListEndpointsRequest>,
+    ) -> Result<Response<proto::ListEndpointsResponse>, Status> {
+        // The local backend has no remote endpoints; VAST endpoints arrive with the VAST client.
+        Ok(Response::new(proto::ListEndpointsResponse {
+            endpoints: Vec::new(),
+        }))
+    }
+
+    async fn cache_stats(
+        &self,
+        _request: Request<proto::CacheStatsRequest>,
+    ) -> Result<Response<proto::CacheStatsResponse>, Status> {
+        let stats = self.state.catalog.stats().await;
+        Ok(Response::new(proto::CacheStatsResponse {
+            entries: stats.entries,
+            hits: stats.hits,
+            misses: stats.misses,
+            evictions: stats.evictions,
+            hit_rate: stats.hit_rate(),
+        }))
+    }
+
+    async fn invalidate_cache(
+        &self,
+        request: Request<proto::InvalidateCacheRequest>,
+    ) -> Result<Response<proto::InvalidateCacheResponse>, Status> {
+        let req = request.into_inner();
+        let table = match &req.table {
+            Some(t) => Some(convert::table_ref(Some(t))?),
+            None => None,
+        };
+        let invalidated = self.state.catalog.invalidate(table.as_ref()).await;
+        Ok(Response::new(proto::InvalidateCacheResponse {
+            invalidated,
+        }))
+    }
+
+    async fn list_queries(
+        &self,
+        request: Request<proto::ListQueriesRequest>,
+    ) -> Result<Response<proto::ListQueriesResponse>, Status> {
+        let limit = limit_or(request.into_inner().limit, 100);
+        let queries = &self.state.queries;
+        Ok(Response::new(proto::ListQueriesResponse {
+            running: queries.running().into_iter().map(query_info).collect(),
+            recent: queries.recent(limit).into_iter().map(query_info).collect(),
+        }))
+    }
+
+    async fn slow_queries(
+        &self,
+        request: Request<proto::SlowQueriesRequest>,
+    ) -> Result<Response<proto::SlowQueriesResponse>, Status> {
+        let req = request.into_inner();
+        if !req.min_duration_ms.is_finite() || req.min_duration_ms < 0.0 {
+            return Err(Error::InvalidArgument(
+                "`min_duration_ms` must be a non-negative number".to_owned(),
+            )
+            .into());
+        }
+        let min =
+            (req.min_duration_ms > 0.0).then(|| Duration::from_secs_f64(req.min_duration_ms / 1e3));
+        let queries = self.state.queries.slow(limit_or(req.limit, 100), min);
+        Ok(Response::new(proto::SlowQueriesResponse {
+            queries: queries.into_iter().map(query_info).collect(),
+        }))
+    }
+
+    async fn performance_trends(
+        &self,
+        request: Request<proto::PerformanceTrendsRequest>,
+    ) -> Result<Response<proto::PerformanceTrendsResponse>, Status> {
+        let seconds = match request.into_inner().bucket_seconds {
+            0 => 60,
+            s => u64::from(s),
+        };
+        let buckets = self.state.queries.trends(Duration::from_secs(seconds));
+        Ok(Response::new(proto::PerformanceTrendsResponse {
+            buckets: buckets
+                .into_iter()
+                .map(|b| proto::PerformanceBucket {
+                    start: Some(convert::timestamp(b.start)),
+                    method: b.method,
+                    queries: b.queries,
+                    errors: b.errors,
+                    p50_ms: b.p50_ms,
+                    p95_ms: b.p95_ms,
+                    p99_ms: b.p99_ms,
+                    rows_scanned: b.rows_scanned,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn export_query_log(
+        &self,
+        request: Request<proto::ExportQueryLogRequest>,
+    ) -> Result<Response<proto::ExportQueryLogResponse>, Status> {
+        let format =
+            ExportFormat::from_str(&request.into_inner().format).map_err(Error::InvalidArgument)?;
+        Ok(Response::new(proto::ExportQueryLogResponse {
+            data: self.state.queries.export(format),
+            content_type: format.content_type().to_owned(),
+        }))
+    }
+
+    async fn cancel_query(
+        &self,
+        request: Request<proto::CancelQueryRequest>,
+    ) -> Result<Response<proto::CancelQueryResponse>, Status> {
+        let id = request.into_inner().query_id;
+        if id.is_empty() {
+            return Err(Error::InvalidArgument("`query_id` is required".to_owned()).into());
+        }
+        let cancelled = self.state.queries.cancel(&id);
+        if !cancelled {
+            return Err(Status::not_found(format!(
+                "no running query with id `{id}`; see ListQueries for running queries"
+            )));
+        }
+        Ok(Response::new(proto::CancelQueryResponse { cancelled }))
+    }
+
+    async fn get_config(
+        &self,
+        _request: Request<proto::GetConfigRequest>,
+    ) -> Result<Response<proto::GetConfigResponse>, Status> {
+        Ok(Response::new(proto::GetConfigResponse {
+            toml: self.state.config.redacted_toml(),
+        }))
+    }
+}

@@ -1,0 +1,136 @@
+//! The embedded default backend: a folder of Parquet files.
+//!
+//! `DATA/<schema>/<table>.parquet` or `DATA/<schema>/<table>/*.parquet`. A table's row groups,
+//! across its files in name order, are numbered globally; split `i` of `n` reads a contiguous,
+//! disjoint range of them. Row groups whose statistics prove the filter false are skipped, then
+//! the filter is applied exactly to each batch.
+
+mod files;
+mod prune;
+mod scan;
+
+use std::{path::PathBuf, sync::Arc};
+
+use async_trait::async_trait;
+
+use super::{
+    Backend, BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef, TableSummary,
+};
+
+pub use files::TableFiles;
+
+/// A folder of Parquet tables.
+#[derive(Debug)]
+pub struct LocalBackend {
+    root: PathBuf,
+    batch_rows: usize,
+    footers: files::FooterCache,
+}
+
+impl LocalBackend {
+    /// Serves `root`; `batch_rows` is the size of record batches read from Parquet.
+    pub fn new(root: impl Into<PathBuf>, batch_rows: usize) -> Self {
+        Self {
+            root: root.into(),
+            batch_rows: batch_rows.max(1),
+            footers: files::FooterCache::default(),
+        }
+    }
+
+    /// The data folder.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    async fn table_files(&self, table: &TableRef) -> Result<Arc<TableFiles>, BackendError> {
+        let root = self.root.clone();
+        let table = table.clone();
+        let footers = self.footers.clone();
+        tokio::task::spawn_blocking(move || files::open_table(&root, &table, &footers))
+            .await
+            .map_err(|e| BackendError::Unavailable {
+                endpoint: "local".to_owned(),
+                message: format!("metadata task failed: {e}"),
+            })?
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    async fn list_schemas(&self, _bucket: &str) -> Result<Vec<String>, BackendError> {
+        let root = self.root.clone();
+        blocking(move || files::list_schemas(&root)).await
+    }
+
+    async fn list_tables(
+        &self,
+        bucket: &str,
+        schema: &str,
+    ) -> Result<Vec<TableSummary>, BackendError> {
+        let names = {
+            let root = self.root.clone();
+            let schema = schema.to_owned();
+            blocking(move || files::list_table_names(&root, &schema)).await?
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let table = TableRef {
+                bucket: bucket.to_owned(),
+                schema: schema.to_owned(),
+                table: name,
+            };
+            let files = self.table_files(&table).await?;
+            out.push(TableSummary {
+                table,
+                num_rows: files.num_rows(),
+                size_bytes: files.size_bytes(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn describe(&self, table: &TableRef) -> Result<TableMeta, BackendError> {
+        let files = self.table_files(table).await?;
+        Ok(TableMeta {
+            schema: Arc::clone(files.schema()),
+            num_rows: files.num_rows(),
+            size_bytes: files.size_bytes(),
+            num_row_groups: files.row_groups().len() as u64,
+        })
+    }
+
+    fn scan(
+        &self,
+        table: &TableRef,
+        _meta: &TableMeta,
+        req: &ScanRequest,
+        split: Split,
+    ) -> SplitStream {
+        scan::scan(
+            self.root.clone(),
+            self.footers.clone(),
+            table.clone(),
+            req.clone(),
+            split,
+            self.batch_rows,
+        )
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
+) -> Result<T, BackendError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BackendError::Unavailable {
+            endpoint: "local".to_owned(),
+            message: format!("blocking task failed: {e}"),
+        })?
+}
+
+#[cfg(test)]
+mod tests;

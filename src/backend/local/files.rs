@@ -1,0 +1,240 @@
+//! Finding tables on disk and reading (and caching) their Parquet footers.
+
+use std::{
+    collections::HashMap,
+    fs::File,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::SystemTime,
+};
+
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+
+use crate::backend::{BackendError, TableRef};
+
+/// One Parquet file of a table.
+#[derive(Debug)]
+pub(super) struct FileInfo {
+    pub(super) path: PathBuf,
+    pub(super) size: u64,
+    pub(super) metadata: ArrowReaderMetadata,
+}
+
+/// A row group, numbered across all files of a table.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RowGroupRef {
+    pub(super) file: usize,
+    pub(super) row_group: usize,
+}
+
+/// The files of one table, in name order, with their footers.
+#[derive(Debug)]
+pub struct TableFiles {
+    schema: SchemaRef,
+    pub(super) files: Vec<FileInfo>,
+    row_groups: Vec<RowGroupRef>,
+}
+
+impl TableFiles {
+    /// The Arrow schema shared by every file.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Rows in all files.
+    pub fn num_rows(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|f| f.metadata.metadata().file_metadata().num_rows().max(0) as u64)
+            .sum()
+    }
+
+    /// Bytes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    pub(super) fn row_groups(&self) -> &[RowGroupRef] {
+        &self.row_groups
+    }
+}
+
+/// A parsed footer and the file version (mtime, length) it belongs to.
+type CachedFooter = (SystemTime, u64, ArrowReaderMetadata);
+
+/// Footers by path, reused while the file's length and mtime are unchanged.
+#[derive(Debug, Clone, Default)]
+pub(super) struct FooterCache {
+    inner: Arc<Mutex<HashMap<PathBuf, CachedFooter>>>,
+}
+
+impl FooterCache {
+    fn load(&self, path: &Path) -> Result<(u64, ArrowReaderMetadata), BackendError> {
+        let io = |e: std::io::Error| BackendError::Unavailable {
+            endpoint: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let file = File::open(path).map_err(io)?;
+        let stat = file.metadata().map_err(io)?;
+        let mtime = stat.modified().map_err(io)?;
+        let len = stat.len();
+        if let Ok(cache) = self.inner.lock()
+            && let Some((m, l, meta)) = cache.get(path)
+            && *m == mtime
+            && *l == len
+        {
+            return Ok((len, meta.clone()));
+        }
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+            BackendError::Data {
+                location: path.display().to_string(),
+                message: format!("not a readable Parquet file: {e}"),
+            }
+        })?;
+        if let Ok(mut cache) = self.inner.lock() {
+            cache.insert(path.to_owned(), (mtime, len, meta.clone()));
+        }
+        Ok((len, meta))
+    }
+}
+
+/// A schema or table name must be one plain path component: no traversal out of the root.
+fn checked_name<'a>(kind: &str, name: &'a str) -> Result<&'a str, BackendError> {
+    let bad = name.is_empty()
+        || name.starts_with('.')
+        || name.contains(['/', '\\', '\0'])
+        || name.len() > 255;
+    if bad {
+        return Err(BackendError::Invalid(format!(
+            "invalid {kind} name `{name}`: use a plain name without '/', '\\' or a leading '.'"
+        )));
+    }
+    Ok(name)
+}
+
+fn is_parquet(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "parquet")
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut entries = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        })
+        .collect::<Vec<_>>();
+    entries.sort();
+    Ok(entries)
+}
+
+/// Schema folders under `root` (every non-hidden folder).
+pub(super) fn list_schemas(root: &Path) -> Result<Vec<String>, BackendError> {
+    let entries = sorted_entries(root).map_err(|e| BackendError::Unavailable {
+        endpoint: root.display().to_string(),
+        message: format!("cannot list the data folder: {e}"),
+    })?;
+    Ok(entries
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        .collect())
+}
+
+/// Table names in a schema folder: `name.parquet` files and folders holding Parquet files.
+pub(super) fn list_table_names(root: &Path, schema: &str) -> Result<Vec<String>, BackendError> {
+    let dir = root.join(checked_name("schema", schema)?);
+    if !dir.is_dir() {
+        return Err(BackendError::NotFound {
+            what: format!("schema `{schema}`"),
+        });
+    }
+    let entries = sorted_entries(&dir).map_err(|e| BackendError::Unavailable {
+        endpoint: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut names = Vec::new();
+    for path in entries {
+        let name = if path.is_file() && is_parquet(&path) {
+            path.file_stem()
+        } else if path.is_dir()
+            && sorted_entries(&path).is_ok_and(|files| files.iter().any(|f| is_parquet(f)))
+        {
+            path.file_name()
+        } else {
+            None
+        };
+        if let Some(name) = name.and_then(|n| n.to_str()) {
+            names.push(name.to_owned());
+        }
+    }
+    names.dedup();
+    Ok(names)
+}
+
+/// The files of `table` with their footers; schemas of all files must agree.
+pub(super) fn open_table(
+    root: &Path,
+    table: &TableRef,
+    footers: &FooterCache,
+) -> Result<Arc<TableFiles>, BackendError> {
+    let schema_dir = root.join(checked_name("schema", &table.schema)?);
+    let name = checked_name("table", &table.table)?;
+    let single = schema_dir.join(format!("{name}.parquet"));
+    let folder = schema_dir.join(name);
+    let paths = if single.is_file() {
+        vec![single]
+    } else if folder.is_dir() {
+        sorted_entries(&folder)
+            .map_err(|e| BackendError::Unavailable {
+                endpoint: folder.display().to_string(),
+                message: e.to_string(),
+            })?
+            .into_iter()
+            .filter(|p| p.is_file() && is_parquet(p))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if paths.is_empty() {
+        return Err(BackendError::NotFound {
+            what: format!("table `{}.{}`", table.schema, table.table),
+        });
+    }
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let (size, metadata) = footers.load(&path)?;
+        files.push(FileInfo {
+            path,
+            size,
+            metadata,
+        });
+    }
+    let schema = Arc::clone(files[0].metadata.schema());
+    for file in &files[1..] {
+        if file.metadata.schema().fields() != schema.fields() {
+            return Err(BackendError::Data {
+                location: file.path.display().to_string(),
+                message: format!(
+                    "schema differs from {}; every file of a table needs the same columns",
+                    files[0].path.display()
+                ),
+            });
+        }
+    }
+    let row_groups = files
+        .iter()
+        .enumerate()
+        .flat_map(|(file, info)| {
+            (0..info.metadata.metadata().num_row_groups())
+                .map(move |row_group| RowGroupRef { file, row_group })
+        })
+        .collect();
+    Ok(Arc::new(TableFiles {
+        schema,
+        files,
+        row_groups,
+    }))
+}

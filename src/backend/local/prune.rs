@@ -1,0 +1,246 @@
+//! Row-group pruning from Parquet min/max/null-count statistics.
+//!
+//! Conservative by construction: a row group is skipped only when its statistics prove that no
+//! row can match. Anything unknown (missing statistics, string columns whose statistics may be
+//! truncated, floating point columns whose statistics leave out NaN, NOT, substring matches)
+//! keeps the row group; the exact filter runs on every batch afterwards anyway.
+
+use std::sync::Arc;
+
+use arrow::{
+    array::{Array, ArrayRef, BooleanArray, Scalar, UInt64Array},
+    compute::{
+        and,
+        kernels::cmp,
+        kernels::cmp::{gt, gt_eq, lt, lt_eq},
+        or,
+    },
+    datatypes::DataType,
+};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, statistics::StatisticsConverter};
+
+use crate::predicate::{CompareOp, Predicate, Value};
+
+/// Indexes of the row groups of one file that may hold matching rows, among `candidates`.
+pub(super) fn row_groups_to_read(
+    predicate: Option<&Predicate>,
+    metadata: &ArrowReaderMetadata,
+    candidates: &[usize],
+) -> Vec<usize> {
+    let Some(predicate) = predicate else {
+        return candidates.to_vec();
+    };
+    let stats = Stats { metadata };
+    match stats.maybe(predicate) {
+        Some(mask) => candidates
+            .iter()
+            .copied()
+            .filter(|&rg| rg < mask.len() && (mask.is_null(rg) || mask.value(rg)))
+            .collect(),
+        None => candidates.to_vec(),
+    }
+}
+
+struct Stats<'a> {
+    metadata: &'a ArrowReaderMetadata,
+}
+
+impl Stats<'_> {
+    /// Per row group: may any row match? `None` means "don't know" for every row group.
+    fn maybe(&self, predicate: &Predicate) -> Option<BooleanArray> {
+        match predicate {
+            Predicate::And(children) => {
+                let masks: Vec<_> = children.iter().filter_map(|c| self.maybe(c)).collect();
+                masks.into_iter().try_fold(None::<BooleanArray>, |acc, m| {
+                    Some(Some(match acc {
+                        None => m,
+                        Some(prev) => and(&prev, &m).ok()?,
+                    }))
+                })?
+            }
+            Predicate::Or(children) => {
+                let mut acc: Option<BooleanArray> = None;
+                for child in children {
+                    let mask = self.maybe(child)?;
+                    acc = Some(match acc {
+                        None => mask,
+                        Some(prev) => or(&prev, &mask).ok()?,
+                    });
+                }
+                acc
+            }
+            Predicate::Compare { column, op, value } => {
+                let (min, max) = self.min_max(column)?;
+                compare(&min, &max, *op, value)
+            }
+            Predicate::In { column, values } => {
+                let (min, max) = self.min_max(column)?;
+                let mut acc: Option<BooleanArray> = None;
+                for value in values {
+                    let hit = compare(&min, &max, CompareOp::Eq, value)?;
+                    acc = Some(match acc {
+                        None => hit,
+                        Some(prev) => or(&prev, &hit).ok()?,
+                    });
+                }
+                acc
+            }
+            Predicate::Between { column, low, high } => {
+                let (min, max) = self.min_max(column)?;
+                let low_ok = compare(&min, &max, CompareOp::Ge, low)?;
+                let high_ok = compare(&min, &max, CompareOp::Le, high)?;
+                and(&low_ok, &high_ok).ok()
+            }
+            Predicate::IsNull(column) => {
+                let nulls = self
+                    .converter(column)?
+                    .row_group_null_counts(self.groups())
+                    .ok()?;
+                Some(unknown_as_true(nulls.iter().map(|n| n.map(|n| n > 0))))
+            }
+            Predicate::IsNotNull(column) => {
+                let converter = self.converter(column)?;
+                let nulls = converter.row_group_null_counts(self.groups()).ok()?;
+                let rows = self.row_counts();
+                Some(unknown_as_true(
+                    nulls.iter().zip(rows.iter()).map(|(n, r)| Some(n? < r?)),
+                ))
+            }
+            Predicate::Not(_) | Predicate::StartsWith { .. } | Predicate::Contains { .. } => None,
+        }
+    }
+
+    fn groups(&self) -> impl Iterator<Item = &parquet::file::metadata::RowGroupMetaData> {
+        self.metadata.metadata().row_groups().iter()
+    }
+
+    fn row_counts(&self) -> UInt64Array {
+        self.groups().map(|g| g.num_rows().max(0) as u64).collect()
+    }
+
+    fn converter(&self, column: &str) -> Option<StatisticsConverter<'_>> {
+        StatisticsConverter::try_new(
+            column,
+            self.metadata.schema(),
+            self.metadata.parquet_schema(),
+        )
+        .ok()
+    }
+
+    /// Min and max arrays of a column whose statistics are trustworthy for pruning.
+    fn min_max(&self, column: &str) -> Option<(ArrayRef, ArrayRef)> {
+        let field = self.metadata.schema().field_with_name(column).ok()?;
+        let usable = matches!(
+            field.data_type(),
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Timestamp(..)
+                | DataType::Decimal128(..)
+        );
+        if !usable {
+            return None;
+        }
+        let converter = self.converter(column)?;
+        let min = converter.row_group_mins(self.groups()).ok()?;
+        let max = converter.row_group_maxes(self.groups()).ok()?;
+        Some((min, max))
+    }
+}
+
+fn compare(min: &ArrayRef, max: &ArrayRef, op: CompareOp, value: &Value) -> Option<BooleanArray> {
+    if min.data_type() != value.0.data_type() || max.data_type() != value.0.data_type() {
+        return None;
+    }
+    let v = Scalar::new(Arc::clone(&value.0));
+    let mask = match op {
+        CompareOp::Eq => and(&lt_eq(min, &v).ok()?, &gt_eq(max, &v).ok()?).ok()?,
+        CompareOp::Ne => or(&cmp::neq(min, &v).ok()?, &cmp::neq(max, &v).ok()?).ok()?,
+        CompareOp::Lt => lt(min, &v).ok()?,
+        CompareOp::Le => lt_eq(min, &v).ok()?,
+        CompareOp::Gt => gt(max, &v).ok()?,
+        CompareOp::Ge => gt_eq(max, &v).ok()?,
+    };
+    Some(unknown_as_true(mask.iter()))
+}
+
+/// Missing statistics mean "may match".
+fn unknown_as_true(values: impl Iterator<Item = Option<bool>>) -> BooleanArray {
+    values.map(|v| Some(v.unwrap_or(true))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::{
+        array::{Int64Array, RecordBatch},
+        datatypes::{DataType, Field, Schema},
+    };
+    use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
+
+    use super::*;
+
+    fn file_with_groups() -> (tempfile::NamedTempFile, ArrowReaderMetadata) {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(10))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(file.reopen().unwrap(), Arc::clone(&schema), Some(props)).unwrap();
+        // Row groups: [0..10), [10..20), [20..30) with a NULL in the last one.
+        let values: Vec<Option<i64>> = (0..30)
+            .map(|i| if i == 25 { None } else { Some(i) })
+            .collect();
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values))]).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let meta = ArrowReaderMetadata::load(&file.reopen().unwrap(), Default::default()).unwrap();
+        (file, meta)
+    }
+
+    fn int(v: i64) -> Value {
+        Value(Arc::new(Int64Array::from(vec![v])))
+    }
+
+    #[test]
+    fn prunes_by_min_max_and_nulls() {
+        let (_file, meta) = file_with_groups();
+        assert_eq!(meta.metadata().num_row_groups(), 3);
+        let all = [0, 1, 2];
+        let gt = Predicate::Compare {
+            column: "x".into(),
+            op: CompareOp::Gt,
+            value: int(19),
+        };
+        assert_eq!(row_groups_to_read(Some(&gt), &meta, &all), vec![2]);
+        let eq = Predicate::Compare {
+            column: "x".into(),
+            op: CompareOp::Eq,
+            value: int(12),
+        };
+        assert_eq!(row_groups_to_read(Some(&eq), &meta, &all), vec![1]);
+        let between = Predicate::Between {
+            column: "x".into(),
+            low: int(5),
+            high: int(10),
+        };
+        assert_eq!(row_groups_to_read(Some(&between), &meta, &all), vec![0, 1]);
+        let null = Predicate::IsNull("x".into());
+        assert_eq!(row_groups_to_read(Some(&null), &meta, &all), vec![2]);
+        let either = Predicate::Or(vec![eq.clone(), null]);
+        assert_eq!(row_groups_to_read(Some(&either), &meta, &all), vec![1, 2]);
+        let not = Predicate::Not(Box::new(eq));
+        assert_eq!(row_groups_to_read(Some(&not), &meta, &all), vec![0, 1, 2]);
+        let both = Predicate::And(vec![gt, not]);
+        assert_eq!(row_groups_to_read(Some(&both), &meta, &[1, 2]), vec![2]);
+    }
+}

@@ -1,0 +1,90 @@
+use futures::StreamExt;
+
+use super::*;
+use crate::gen_data;
+
+#[tokio::test]
+async fn lists_describes_and_splits_disjointly() {
+    let dir = tempfile::tempdir().unwrap();
+    gen_data::generate(dir.path(), 300_000, 1).unwrap();
+    let backend = LocalBackend::new(dir.path(), 50_000);
+    assert_eq!(backend.list_schemas("").await.unwrap(), ["demo"]);
+    let tables = backend.list_tables("", "demo").await.unwrap();
+    let names: Vec<_> = tables.iter().map(|t| t.table.table.as_str()).collect();
+    assert_eq!(names, ["orders", "sensors"]);
+    let table = TableRef {
+        bucket: String::new(),
+        schema: "demo".into(),
+        table: "sensors".into(),
+    };
+    let meta = backend.describe(&table).await.unwrap();
+    assert_eq!(meta.num_rows, 300_000);
+    assert_eq!(meta.num_row_groups, 3);
+    let request = ScanRequest {
+        projection: Some(vec![1]),
+        predicate: None,
+        num_sub_splits: 1,
+        limit_rows_per_sub_split: 1,
+        priority: 0,
+    };
+    let mut total = 0;
+    for index in 0..5 {
+        let split = Split { index, count: 5 };
+        let batches: Vec<_> = backend.scan(&table, &meta, &request, split).collect().await;
+        for b in batches {
+            let b = b.unwrap();
+            assert_eq!(b.num_columns(), 1);
+            total += b.num_rows();
+        }
+    }
+    assert_eq!(total, 300_000);
+}
+
+#[tokio::test]
+async fn missing_and_unsafe_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("s")).unwrap();
+    let backend = LocalBackend::new(dir.path(), 1024);
+    let missing = TableRef {
+        bucket: String::new(),
+        schema: "s".into(),
+        table: "nope".into(),
+    };
+    assert!(matches!(
+        backend.describe(&missing).await,
+        Err(BackendError::NotFound { .. })
+    ));
+    let escape = TableRef {
+        bucket: String::new(),
+        schema: "..".into(),
+        table: "etc".into(),
+    };
+    assert!(matches!(
+        backend.describe(&escape).await,
+        Err(BackendError::Invalid(_))
+    ));
+    let slash = TableRef {
+        bucket: String::new(),
+        schema: "s".into(),
+        table: "a/b".into(),
+    };
+    assert!(matches!(
+        backend.describe(&slash).await,
+        Err(BackendError::Invalid(_))
+    ));
+}
+
+#[test]
+fn split_ranges_cover_every_row_group_once() {
+    for total in [0usize, 1, 3, 10, 78] {
+        for count in 1..=12u32 {
+            let mut next = 0;
+            for index in 0..count {
+                let (start, end) = scan::split_range(total, Split { index, count });
+                assert_eq!(start, next);
+                next = end;
+            }
+            assert_eq!(next, total);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The command line: `serve`, `gen-data`, `emulate`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+/// vastgate: gRPC analytics in front of VAST DB.
+#[derive(Debug, Parser)]
+#[command(name = "vastgate", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Write the deterministic demo dataset (`demo.sensors`, `demo.orders`).
+    GenData(GenDataArgs),
+    /// Serve a Parquet folder over the VAST DB protocol (for tests and development).
+    Emulate(EmulateArgs),
+}
+
+/// `vastgate serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder of the local backend (overrides `local.data_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Generate the demo dataset into the data folder first if it holds no tables.
+    #[arg(long)]
+    pub demo: bool,
+    /// gRPC listen address (overrides `server.grpc_listen`); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub grpc_listen: Option<SocketAddr>,
+    /// HTTP listen address (overrides `server.http_listen`); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
+}
+
+/// `vastgate gen-data`.
+#[derive(Debug, Args)]
+pub struct GenDataArgs {
+    /// Output folder; tables land in `OUT/demo/`.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Rows of `demo.sensors` (`demo.orders` gets a tenth).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Random seed; the same seed gives the same files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// `vastgate emulate`.
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Folder served as the bucket (`<schema>/<table>.parquet`).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Listen address; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Bucket name.
+    #[arg(long, default_value = "vastgate")]
+    pub bucket: String,
+    /// Access key clients must sign with.
+    #[arg(long, default_value = "vastgate")]
+    pub access_key: String,
+    /// Secret key clients must sign with.
+    #[arg(long, default_value = "vastgate-secret")]
+    pub secret_key: String,
+}

@@ -1,0 +1,70 @@
+//! Shared state of one running service: what every handler holds an `Arc` of.
+
+use std::{sync::Arc, time::Instant};
+
+use crate::{
+    backend::{Backend, local::LocalBackend},
+    catalog::Catalog,
+    config::{BackendKind, Config},
+    error::Error,
+    exec::Executor,
+    metrics::Metrics,
+    monitor::QueryLog,
+};
+
+/// Everything a request may need.
+#[derive(Debug)]
+pub struct AppState {
+    /// The effective configuration.
+    pub config: Config,
+    /// Table metadata cache in front of the backend.
+    pub catalog: Catalog,
+    /// The split executor.
+    pub executor: Executor,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Running and recent queries.
+    pub queries: QueryLog,
+    /// When the service started.
+    pub started: Instant,
+}
+
+impl AppState {
+    /// Builds the state for `config`, choosing the backend it names.
+    pub fn new(config: Config) -> Result<Arc<Self>, Error> {
+        let backend: Arc<dyn Backend> = match config.backend.kind {
+            BackendKind::Local => Arc::new(LocalBackend::new(
+                config.local.data_dir.clone(),
+                config.local.batch_rows,
+            )),
+            BackendKind::Vast => {
+                return Err(Error::Unimplemented(
+                    "backend.kind = \"vast\" is not available yet (issue 4: the VAST DB client); \
+                     use backend.kind = \"local\""
+                        .to_owned(),
+                ));
+            }
+        };
+        Ok(Self::with_backend(config, backend))
+    }
+
+    /// Builds the state over an explicit backend (tests, embedding).
+    pub fn with_backend(config: Config, backend: Arc<dyn Backend>) -> Arc<Self> {
+        let metrics = Metrics::new();
+        let catalog = Catalog::new(
+            Arc::clone(&backend),
+            config.catalog.clone(),
+            metrics.clone(),
+        );
+        let executor = Executor::new(backend, config.exec.clone());
+        let queries = QueryLog::new(config.monitor.clone());
+        Arc::new(Self {
+            config,
+            catalog,
+            executor,
+            metrics,
+            queries,
+            started: Instant::now(),
+        })
+    }
+}

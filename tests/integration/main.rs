@@ -1,0 +1,8 @@
+//! The integration test binary: a real server on 127.0.0.1:0 over generated demo data, called
+//! through generated gRPC clients, checked against DuckDB reading the same Parquet files.
+
+mod admin;
+mod harness;
+mod http;
+mod query;
+mod referee;
