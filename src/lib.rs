@@ -17,17 +17,22 @@
 //! - [`predicate`]: the filter tree, validated against a table schema and evaluated on Arrow.
 //! - [`plan`]: how many splits a scan uses.
 //! - [`exec`]: the split executor: bounded, cancellable, merging split streams.
+//! - [`engine`]: the DuckDB worker pool: sandboxed connections, streaming Arrow ingest, cancel.
+//! - [`analytics`]: one module per analytic: request → columns + SQL over view `t` → typed
+//!   response.
 //! - [`backend`]: the storage contract and the local Parquet backend.
 //! - [`state`]: the shared state handed to every handler.
 //! - [`monitor`]: the query log: running and recent queries, slow queries, trends, export.
 //! - [`gen_data`]: the deterministic demo dataset.
 //! - [`proto`]: code generated from `proto/`.
 
+pub mod analytics;
 pub mod api;
 pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod gen_data;

@@ -6,6 +6,7 @@ use crate::{
     backend::{Backend, local::LocalBackend},
     catalog::Catalog,
     config::{BackendKind, Config},
+    engine::EnginePool,
     error::Error,
     exec::Executor,
     metrics::Metrics,
@@ -21,6 +22,8 @@ pub struct AppState {
     pub catalog: Catalog,
     /// The split executor.
     pub executor: Executor,
+    /// The DuckDB worker pool.
+    pub engine: EnginePool,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Running and recent queries.
@@ -45,11 +48,11 @@ impl AppState {
                 ));
             }
         };
-        Ok(Self::with_backend(config, backend))
+        Self::with_backend(config, backend)
     }
 
     /// Builds the state over an explicit backend (tests, embedding).
-    pub fn with_backend(config: Config, backend: Arc<dyn Backend>) -> Arc<Self> {
+    pub fn with_backend(config: Config, backend: Arc<dyn Backend>) -> Result<Arc<Self>, Error> {
         let metrics = Metrics::new();
         let catalog = Catalog::new(
             Arc::clone(&backend),
@@ -58,13 +61,19 @@ impl AppState {
         );
         let executor = Executor::new(backend, config.exec.clone());
         let queries = QueryLog::new(config.monitor.clone());
-        Arc::new(Self {
+        let engine = EnginePool::new(&config.engine).map_err(|e| {
+            Error::Internal(format!(
+                "cannot start the DuckDB engine (check [engine]): {e}"
+            ))
+        })?;
+        Ok(Arc::new(Self {
             config,
             catalog,
             executor,
+            engine,
             metrics,
             queries,
             started: Instant::now(),
-        })
+        }))
     }
 }

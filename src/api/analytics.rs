@@ -1,12 +1,22 @@
-//! `AnalyticsService`. The DuckDB engine lands with issue 3; until then every RPC answers
-//! `UNIMPLEMENTED` naming what is missing.
+//! `AnalyticsService`: every analytic runs the same way — resolve the table, let the analytic
+//! plan its columns and SQL, scan only those columns with the request's filter pushed down,
+//! stream the batches into a DuckDB worker, decode the result into the typed response.
 
 use std::{pin::Pin, sync::Arc};
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
+use super::{
+    convert, ipc,
+    read::{self, ReadArgs},
+    tracked::{CancelReason, Tracked},
+};
 use crate::{
+    analytics::{Analytic, AnalyticPlan, AnalyticsError},
+    engine::{EngineError, EngineInput, EngineOutput},
+    error::Error,
+    exec::ExecError,
     proto::{self, analytics_service_server::AnalyticsService},
     state::AppState,
 };
@@ -14,7 +24,6 @@ use crate::{
 /// The `AnalyticsService` handler.
 #[derive(Debug, Clone)]
 pub struct AnalyticsApi {
-    #[allow(dead_code)]
     state: Arc<AppState>,
 }
 
@@ -25,69 +34,244 @@ impl AnalyticsApi {
     }
 }
 
-fn missing(rpc: &str) -> Status {
-    Status::unimplemented(format!(
-        "AnalyticsService/{rpc} needs the DuckDB worker pool (issue 3), which is not built yet"
-    ))
+/// The fields every analytics request shares.
+trait Common {
+    fn table(&self) -> Option<&proto::TableRef>;
+    fn filter(&self) -> Option<&proto::Filter>;
+    fn hints(&self) -> Option<&proto::QueryHints>;
 }
+
+/// Responses carry the request's query id.
+trait WithQueryId {
+    fn set_query_id(&mut self, id: String);
+}
+
+macro_rules! common {
+    ($($request:ty => $response:ty),* $(,)?) => {$(
+        impl Common for $request {
+            fn table(&self) -> Option<&proto::TableRef> { self.table.as_ref() }
+            fn filter(&self) -> Option<&proto::Filter> { self.filter.as_ref() }
+            fn hints(&self) -> Option<&proto::QueryHints> { self.hints.as_ref() }
+        }
+        impl WithQueryId for $response {
+            fn set_query_id(&mut self, id: String) { self.query_id = id; }
+        }
+    )*};
+}
+
+common!(
+    proto::MovingAverageRequest => proto::MovingAverageResponse,
+    proto::TrendRequest => proto::TrendResponse,
+    proto::DetectAnomaliesRequest => proto::DetectAnomaliesResponse,
+    proto::WindowAggregateRequest => proto::WindowAggregateResponse,
+    proto::PercentilesRequest => proto::PercentilesResponse,
+    proto::CorrelationRequest => proto::CorrelationResponse,
+    proto::HistogramRequest => proto::HistogramResponse,
+    proto::TopNRequest => proto::TopNResponse,
+);
+
+impl Common for proto::SqlRequest {
+    fn table(&self) -> Option<&proto::TableRef> {
+        self.table.as_ref()
+    }
+    fn filter(&self) -> Option<&proto::Filter> {
+        self.filter.as_ref()
+    }
+    fn hints(&self) -> Option<&proto::QueryHints> {
+        self.hints.as_ref()
+    }
+}
+
+fn analytics_error(err: AnalyticsError) -> Error {
+    match err {
+        AnalyticsError::InvalidArgument(m) => Error::InvalidArgument(m),
+        AnalyticsError::Internal(m) => Error::Internal(m),
+    }
+}
+
+fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
+    match err {
+        EngineError::Overloaded { .. } => Error::Overloaded(err.to_string()),
+        EngineError::Cancelled => reason.cancelled(),
+        EngineError::Sql(_) | EngineError::UnsupportedType { .. } => {
+            Error::InvalidArgument(err.to_string())
+        }
+        EngineError::OutOfMemory(_) => Error::Overloaded(err.to_string()),
+        EngineError::Input(source) => match source.downcast::<ExecError>() {
+            Ok(exec) => reason.exec_error(*exec),
+            Err(other) => Error::Internal(format!("analytics input: {other}")),
+        },
+        EngineError::Internal(m) => Error::Internal(m),
+    }
+}
+
+/// Plans the request, scans its columns and starts the DuckDB query.
+async fn start<R: Common>(
+    tracked: &Tracked,
+    request: &R,
+    plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
+) -> Result<EngineOutput, Error> {
+    let state = &tracked.state;
+    let table = convert::table_ref(request.table())?;
+    let bypass = request.hints().is_some_and(|h| h.bypass_cache);
+    let described = state.catalog.describe(&table, bypass).await?;
+    let plan = plan_fn(&described.entry.meta.schema).map_err(analytics_error)?;
+    let scan = read::prepare(
+        tracked,
+        ReadArgs {
+            table: request.table(),
+            columns: &plan.columns,
+            filter: request.filter(),
+            hints: request.hints(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let schema = Arc::clone(&scan.output_schema);
+    let batches = state
+        .executor
+        .execute(
+            scan,
+            tracked.cancel_token(),
+            Arc::clone(&tracked.query.scan),
+        )
+        .map(|item| item.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>))
+        .boxed();
+    state
+        .engine
+        .run(
+            EngineInput { schema, batches },
+            plan.query,
+            tracked.cancel_token(),
+        )
+        .await
+        .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))
+}
+
+impl AnalyticsApi {
+    async fn typed<R>(
+        &self,
+        request: Request<R>,
+        method: &str,
+    ) -> Result<Response<R::Response>, Status>
+    where
+        R: Analytic + Common + Send,
+        R::Response: WithQueryId,
+    {
+        let tracked = Tracked::start(&self.state, &request, method);
+        let req = request.into_inner();
+        let result = async {
+            let output = start(&tracked, &req, |schema| req.plan(schema)).await?;
+            let batches = output
+                .collect()
+                .await
+                .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            tracked.query.add_rows_returned(rows as u64);
+            let mut response = req.decode(&batches).map_err(analytics_error)?;
+            response.set_query_id(tracked.query.id().to_owned());
+            Ok::<_, Error>(response)
+        }
+        .await;
+        match result {
+            Ok(response) => {
+                tracked.finish::<()>(&Ok(()));
+                Ok(Response::new(response))
+            }
+            Err(err) => {
+                let status = Status::from(err.clone());
+                tracked.finish::<()>(&Err(err));
+                Err(status)
+            }
+        }
+    }
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<proto::ArrowChunk, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl AnalyticsService for AnalyticsApi {
     async fn moving_average(
         &self,
-        _: Request<proto::MovingAverageRequest>,
+        request: Request<proto::MovingAverageRequest>,
     ) -> Result<Response<proto::MovingAverageResponse>, Status> {
-        Err(missing("MovingAverage"))
+        self.typed(request, "MovingAverage").await
     }
     async fn trend(
         &self,
-        _: Request<proto::TrendRequest>,
+        request: Request<proto::TrendRequest>,
     ) -> Result<Response<proto::TrendResponse>, Status> {
-        Err(missing("Trend"))
+        self.typed(request, "Trend").await
     }
     async fn detect_anomalies(
         &self,
-        _: Request<proto::DetectAnomaliesRequest>,
+        request: Request<proto::DetectAnomaliesRequest>,
     ) -> Result<Response<proto::DetectAnomaliesResponse>, Status> {
-        Err(missing("DetectAnomalies"))
+        self.typed(request, "DetectAnomalies").await
     }
     async fn window_aggregate(
         &self,
-        _: Request<proto::WindowAggregateRequest>,
+        request: Request<proto::WindowAggregateRequest>,
     ) -> Result<Response<proto::WindowAggregateResponse>, Status> {
-        Err(missing("WindowAggregate"))
+        self.typed(request, "WindowAggregate").await
     }
     async fn percentiles(
         &self,
-        _: Request<proto::PercentilesRequest>,
+        request: Request<proto::PercentilesRequest>,
     ) -> Result<Response<proto::PercentilesResponse>, Status> {
-        Err(missing("Percentiles"))
+        self.typed(request, "Percentiles").await
     }
     async fn correlation(
         &self,
-        _: Request<proto::CorrelationRequest>,
+        request: Request<proto::CorrelationRequest>,
     ) -> Result<Response<proto::CorrelationResponse>, Status> {
-        Err(missing("Correlation"))
+        self.typed(request, "Correlation").await
     }
     async fn histogram(
         &self,
-        _: Request<proto::HistogramRequest>,
+        request: Request<proto::HistogramRequest>,
     ) -> Result<Response<proto::HistogramResponse>, Status> {
-        Err(missing("Histogram"))
+        self.typed(request, "Histogram").await
     }
     async fn top_n(
         &self,
-        _: Request<proto::TopNRequest>,
+        request: Request<proto::TopNRequest>,
     ) -> Result<Response<proto::TopNResponse>, Status> {
-        Err(missing("TopN"))
+        self.typed(request, "TopN").await
     }
 
-    type SqlStream = Pin<Box<dyn Stream<Item = Result<proto::ArrowChunk, Status>> + Send>>;
+    type SqlStream = ChunkStream;
 
     async fn sql(
         &self,
-        _: Request<proto::SqlRequest>,
+        request: Request<proto::SqlRequest>,
     ) -> Result<Response<Self::SqlStream>, Status> {
-        Err(missing("Sql"))
+        let tracked = Tracked::start(&self.state, &request, "Sql");
+        let req = request.into_inner();
+        let max = self.state.config.engine.max_result_rows;
+        let planned = start(&tracked, &req, |schema| {
+            crate::analytics::sql::plan(&req, schema, max)
+        });
+        let output = match planned.await {
+            Ok(output) => output,
+            Err(err) => {
+                let status = Status::from(err.clone());
+                tracked.finish::<()>(&Err(err));
+                return Err(status);
+            }
+        };
+        Ok(Response::new(Box::pin(sql_stream(tracked, output))))
     }
+}
+
+fn sql_stream(
+    tracked: Tracked,
+    output: EngineOutput,
+) -> impl Stream<Item = Result<proto::ArrowChunk, Status>> + Send {
+    let schema = output.schema();
+    let reason = tracked.cancelled_reporter();
+    let batches = output
+        .map(move |item| item.map_err(|e| engine_error(&reason, e)))
+        .boxed();
+    ipc::chunk_stream(tracked, schema, batches, 0)
 }

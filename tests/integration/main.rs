@@ -2,6 +2,7 @@
 //! through generated gRPC clients, checked against DuckDB reading the same Parquet files.
 
 mod admin;
+mod analytics;
 mod harness;
 mod http;
 mod query;

@@ -1,0 +1,109 @@
+//! The typed analytics of `AnalyticsService`, one module each. Every analytic is pure
+//! planning and decoding, so it is testable against the engine alone:
+//!
+//! - `plan(request, table_schema)` validates the request against the table's Arrow schema and
+//!   returns the columns the scan must read plus the SQL over the view `t`. Identifiers come
+//!   only from the schema and are quoted; literals are bound parameters or typed-encoded
+//!   numbers (never pasted user text).
+//! - `decode(batches, request)` turns the engine's result batches into the typed response
+//!   (`query_id` left empty for the caller).
+//!
+//! [`Analytic`] ties the two together for each request type, so a handler can be generic.
+//! `Sql` is planned here too but its output is streamed as-is.
+
+pub mod anomalies;
+pub mod correlation;
+pub mod histogram;
+pub mod moving_average;
+pub mod percentiles;
+pub mod sql;
+pub mod top_n;
+pub mod trend;
+pub mod window;
+
+mod columns;
+mod decode;
+
+#[cfg(test)]
+mod testing;
+
+use arrow::{array::RecordBatch, datatypes::Schema};
+
+use crate::{engine::EngineQuery, proto};
+
+/// Why an analytics request cannot be planned or its result decoded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnalyticsError {
+    /// The request does not fit the table or is malformed; the message names the problem.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The engine's result did not have the expected shape (a bug).
+    #[error("internal analytics error: {0}")]
+    Internal(String),
+}
+
+/// What to scan and what to run for one analytics request.
+#[derive(Debug, Clone)]
+pub struct AnalyticPlan {
+    /// Table columns the scan must read (only those the query needs), in table order.
+    pub columns: Vec<String>,
+    /// The SQL over the view `t` (whose columns are exactly `columns`).
+    pub query: EngineQuery,
+}
+
+/// A typed analytics request: plan it, then decode the engine's result into its response.
+pub trait Analytic {
+    /// The typed response message.
+    type Response;
+
+    /// Validates the request against `table_schema` and builds the scan and the SQL.
+    fn plan(&self, table_schema: &Schema) -> Result<AnalyticPlan, AnalyticsError>;
+
+    /// Builds the response from the result batches of the planned query.
+    fn decode(&self, batches: &[RecordBatch]) -> Result<Self::Response, AnalyticsError>;
+}
+
+macro_rules! analytic {
+    ($request:ty, $response:ty, $module:ident) => {
+        impl Analytic for $request {
+            type Response = $response;
+
+            fn plan(&self, table_schema: &Schema) -> Result<AnalyticPlan, AnalyticsError> {
+                $module::plan(self, table_schema)
+            }
+
+            fn decode(&self, batches: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
+                $module::decode(batches, self)
+            }
+        }
+    };
+}
+
+analytic!(
+    proto::MovingAverageRequest,
+    proto::MovingAverageResponse,
+    moving_average
+);
+analytic!(proto::TrendRequest, proto::TrendResponse, trend);
+analytic!(
+    proto::DetectAnomaliesRequest,
+    proto::DetectAnomaliesResponse,
+    anomalies
+);
+analytic!(
+    proto::WindowAggregateRequest,
+    proto::WindowAggregateResponse,
+    window
+);
+analytic!(
+    proto::PercentilesRequest,
+    proto::PercentilesResponse,
+    percentiles
+);
+analytic!(
+    proto::CorrelationRequest,
+    proto::CorrelationResponse,
+    correlation
+);
+analytic!(proto::HistogramRequest, proto::HistogramResponse, histogram);
+analytic!(proto::TopNRequest, proto::TopNResponse, top_n);

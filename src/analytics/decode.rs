@@ -1,0 +1,153 @@
+//! Reading the engine's result batches: typed columns by name and group values.
+
+use std::sync::Arc;
+
+use arrow::{
+    array::{Array, ArrayRef, AsArray, RecordBatch},
+    compute::cast,
+    datatypes::{DataType, Float64Type, Int64Type},
+};
+
+use super::AnalyticsError;
+use crate::proto;
+
+fn internal(message: String) -> AnalyticsError {
+    AnalyticsError::Internal(message)
+}
+
+/// One result batch with typed access to its columns.
+#[derive(Debug)]
+pub(crate) struct Rows<'a> {
+    batch: &'a RecordBatch,
+    groups: Vec<ArrayRef>,
+}
+
+impl<'a> Rows<'a> {
+    /// Wraps `batch`, whose first group columns are `__g0..__g{group_count}` (text).
+    pub(crate) fn new(batch: &'a RecordBatch, group_count: usize) -> Result<Self, AnalyticsError> {
+        let groups = (0..group_count)
+            .map(|i| column(batch, &format!("__g{i}"), &DataType::Utf8))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { batch, groups })
+    }
+
+    /// Rows in this batch.
+    pub(crate) fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// The group of row `row`.
+    pub(crate) fn group(&self, row: usize) -> proto::Group {
+        let mut group = proto::Group::default();
+        for array in &self.groups {
+            let strings = array.as_string::<i32>();
+            if strings.is_null(row) {
+                group.values.push(String::new());
+                group.is_null.push(true);
+            } else {
+                group.values.push(strings.value(row).to_owned());
+                group.is_null.push(false);
+            }
+        }
+        group
+    }
+
+    /// A column as doubles (NULL → `None`).
+    pub(crate) fn f64(&self, name: &str) -> Result<F64Column, AnalyticsError> {
+        Ok(F64Column(column(self.batch, name, &DataType::Float64)?))
+    }
+
+    /// A column as 64-bit integers (NULL → `None`).
+    pub(crate) fn i64(&self, name: &str) -> Result<I64Column, AnalyticsError> {
+        Ok(I64Column(column(self.batch, name, &DataType::Int64)?))
+    }
+
+    /// A list-of-doubles column.
+    pub(crate) fn f64_list(&self, name: &str) -> Result<F64ListColumn, AnalyticsError> {
+        let target = DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(
+            DataType::Float64,
+            true,
+        )));
+        Ok(F64ListColumn(column(self.batch, name, &target)?))
+    }
+}
+
+fn column(batch: &RecordBatch, name: &str, target: &DataType) -> Result<ArrayRef, AnalyticsError> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| internal(format!("result has no column `{name}`")))?;
+    if array.data_type() == target {
+        return Ok(Arc::clone(array));
+    }
+    cast(array, target).map_err(|err| internal(format!("result column `{name}`: {err}")))
+}
+
+/// A double column.
+#[derive(Debug)]
+pub(crate) struct F64Column(ArrayRef);
+
+impl F64Column {
+    pub(crate) fn get(&self, row: usize) -> Option<f64> {
+        let array = self.0.as_primitive::<Float64Type>();
+        array.is_valid(row).then(|| array.value(row))
+    }
+
+    /// The value, NaN for NULL.
+    pub(crate) fn or_nan(&self, row: usize) -> f64 {
+        self.get(row).unwrap_or(f64::NAN)
+    }
+}
+
+/// An integer column.
+#[derive(Debug)]
+pub(crate) struct I64Column(ArrayRef);
+
+impl I64Column {
+    pub(crate) fn get(&self, row: usize) -> Option<i64> {
+        let array = self.0.as_primitive::<Int64Type>();
+        array.is_valid(row).then(|| array.value(row))
+    }
+
+    /// The value as a count (NULL or negative → 0).
+    pub(crate) fn count(&self, row: usize) -> u64 {
+        self.get(row)
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0)
+    }
+}
+
+/// A list-of-doubles column.
+#[derive(Debug)]
+pub(crate) struct F64ListColumn(ArrayRef);
+
+impl F64ListColumn {
+    /// The list at `row` (NULL list → `None`; NULL items → NaN).
+    pub(crate) fn get(&self, row: usize) -> Option<Vec<f64>> {
+        let lists = self.0.as_list::<i32>();
+        if lists.is_null(row) {
+            return None;
+        }
+        let items = lists.value(row);
+        let items = items.as_primitive::<Float64Type>();
+        Some(
+            (0..items.len())
+                .map(|i| {
+                    if items.is_valid(i) {
+                        items.value(i)
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Microseconds since the Unix epoch as a protobuf timestamp.
+pub(crate) fn timestamp_from_micros(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        // In 0..1e9, so the cast cannot truncate.
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
+}

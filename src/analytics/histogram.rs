@@ -1,0 +1,231 @@
+//! Histogram: counts of a value in explicit bins (`edges`) or in `bins` equal-width bins over
+//! each group's [min, max]; bins are `[lower, upper)`, the last one closed; underflow,
+//! overflow and NULL counts; per group.
+
+use arrow::{array::RecordBatch, datatypes::Schema};
+
+use super::{
+    AnalyticPlan, AnalyticsError,
+    columns::{Columns, double_literal, invalid},
+    decode::Rows,
+};
+use crate::{
+    engine::{EngineQuery, quote_ident},
+    proto,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// Most bins (explicit or equal-width) one request may ask for.
+pub const MAX_BINS: usize = 10_000;
+
+const NULLS: i64 = -3;
+const OVERFLOW: i64 = -2;
+const UNDERFLOW: i64 = -1;
+
+enum Binning<'a> {
+    Edges(&'a [f64]),
+    Equal(usize),
+}
+
+fn binning(req: &proto::HistogramRequest) -> Result<Binning<'_>, AnalyticsError> {
+    match (req.edges.is_empty(), req.bins) {
+        (false, 0) => {
+            let edges = &req.edges;
+            if edges.len() < 2 {
+                return Err(invalid(
+                    "edges: give two or more edges (one bin needs a lower and an upper edge)",
+                ));
+            }
+            if edges.len() > MAX_BINS + 1 {
+                return Err(invalid(format!("edges: at most {} edges", MAX_BINS + 1)));
+            }
+            if let Some(bad) = edges.iter().find(|e| !e.is_finite()) {
+                return Err(invalid(format!("edges: {bad} is not a finite number")));
+            }
+            if let Some(w) = edges.windows(2).find(|w| w[0] >= w[1]) {
+                return Err(invalid(format!(
+                    "edges must be strictly ascending, but {} is followed by {}",
+                    w[0], w[1]
+                )));
+            }
+            Ok(Binning::Edges(edges))
+        }
+        (true, 0) => Err(invalid(
+            "give either edges (two or more) or bins (a bin count)",
+        )),
+        (true, bins) => {
+            let bins = bins as usize;
+            if bins > MAX_BINS {
+                return Err(invalid(format!(
+                    "bins must be in 1..={MAX_BINS}, got {bins}"
+                )));
+            }
+            Ok(Binning::Equal(bins))
+        }
+        (false, _) => Err(invalid("give either edges or bins, not both")),
+    }
+}
+
+/// Validates `req` and builds the scan and SQL.
+pub fn plan(
+    req: &proto::HistogramRequest,
+    schema: &Schema,
+) -> Result<AnalyticPlan, AnalyticsError> {
+    let binning = binning(req)?;
+    let mut columns = Columns::new(schema);
+    let groups = columns.groups(&req.group_by)?;
+    columns.numeric("value_column", &req.value_column)?;
+    let value = quote_ident(&req.value_column);
+    let source = format!(
+        "SELECT {g}CAST({value} AS DOUBLE) AS __v FROM t",
+        g = groups.list_comma()
+    );
+    let (inner, range) = match binning {
+        Binning::Edges(edges) => {
+            let last = edges.len() - 1;
+            let mut case = format!(
+                "CASE WHEN __v IS NULL THEN {NULLS} WHEN __v < {lo} THEN {UNDERFLOW} WHEN __v > {hi} THEN {OVERFLOW}",
+                lo = double_literal(edges[0]),
+                hi = double_literal(edges[last]),
+            );
+            for (i, upper) in edges[1..last].iter().enumerate() {
+                case.push_str(&format!(" WHEN __v < {} THEN {i}", double_literal(*upper)));
+            }
+            case.push_str(&format!(" ELSE {} END", last - 1));
+            (
+                format!(
+                    "SELECT {g}{case} AS __idx FROM ({source})",
+                    g = groups.list_comma()
+                ),
+                "",
+            )
+        }
+        Binning::Equal(bins) => {
+            let window = format!("OVER ({})", groups.partition_by());
+            (
+                format!(
+                    "SELECT {g}__lo, __hi, CASE WHEN __v IS NULL THEN {NULLS} WHEN __hi = __lo THEN 0 \
+                     ELSE least(CAST(floor((__v - __lo) / ((__hi - __lo) / {bins})) AS BIGINT), {last}) END AS __idx \
+                     FROM (SELECT {g}__v, min(__v) {window} AS __lo, max(__v) {window} AS __hi FROM ({source}))",
+                    g = groups.list_comma(),
+                    last = bins - 1,
+                ),
+                ", max(__lo) AS __lo, max(__hi) AS __hi",
+            )
+        }
+    };
+    let sql = format!(
+        "SELECT {g_text}__idx, count(*) AS __c{range} FROM ({inner}) GROUP BY {g}__idx{order}",
+        g_text = groups.select_text(),
+        g = groups.list_comma(),
+        order = groups.order_by("__idx"),
+    );
+    Ok(AnalyticPlan {
+        columns: columns.into_names(),
+        query: EngineQuery::new(sql),
+    })
+}
+
+/// Counts of one group while decoding.
+struct Acc {
+    group: proto::Group,
+    counts: Vec<(i64, u64)>,
+    range: Option<(f64, f64)>,
+}
+
+/// Builds the response from the result of [`plan`]'s query.
+pub fn decode(
+    batches: &[RecordBatch],
+    req: &proto::HistogramRequest,
+) -> Result<proto::HistogramResponse, AnalyticsError> {
+    let binning = binning(req)?;
+    let mut accs: Vec<Acc> = Vec::new();
+    for batch in batches {
+        let rows = Rows::new(batch, req.group_by.len())?;
+        let (idx, count) = (rows.i64("__idx")?, rows.i64("__c")?);
+        let range = match binning {
+            Binning::Equal(_) => Some((rows.f64("__lo")?, rows.f64("__hi")?)),
+            Binning::Edges(_) => None,
+        };
+        for row in 0..rows.len() {
+            let group = rows.group(row);
+            if accs.last().is_none_or(|acc| acc.group != group) {
+                accs.push(Acc {
+                    group,
+                    counts: Vec::new(),
+                    range: None,
+                });
+            }
+            let Some(acc) = accs.last_mut() else { continue };
+            let i = idx
+                .get(row)
+                .ok_or_else(|| AnalyticsError::Internal("NULL bin index".to_owned()))?;
+            acc.counts.push((i, count.count(row)));
+            if let Some((lo, hi)) = &range
+                && let (Some(lo), Some(hi)) = (lo.get(row), hi.get(row))
+            {
+                acc.range = Some((lo, hi));
+            }
+        }
+    }
+    let histograms = accs.into_iter().map(|acc| finish(acc, &binning)).collect();
+    Ok(proto::HistogramResponse {
+        histograms,
+        query_id: String::new(),
+    })
+}
+
+fn finish(acc: Acc, binning: &Binning<'_>) -> proto::HistogramRow {
+    let mut bins: Vec<proto::HistogramBin> = match binning {
+        Binning::Edges(edges) => edges
+            .windows(2)
+            .map(|w| proto::HistogramBin {
+                lower: w[0],
+                upper: w[1],
+                count: 0,
+            })
+            .collect(),
+        Binning::Equal(k) => match acc.range {
+            None => Vec::new(),
+            Some((lo, hi)) if lo == hi => vec![proto::HistogramBin {
+                lower: lo,
+                upper: hi,
+                count: 0,
+            }],
+            Some((lo, hi)) => {
+                let width = (hi - lo) / *k as f64;
+                (0..*k)
+                    .map(|i| proto::HistogramBin {
+                        lower: lo + i as f64 * width,
+                        upper: if i + 1 == *k {
+                            hi
+                        } else {
+                            lo + (i + 1) as f64 * width
+                        },
+                        count: 0,
+                    })
+                    .collect()
+            }
+        },
+    };
+    let mut row = proto::HistogramRow {
+        group: Some(acc.group),
+        ..Default::default()
+    };
+    for (idx, count) in acc.counts {
+        match idx {
+            NULLS => row.nulls += count,
+            UNDERFLOW => row.underflow += count,
+            OVERFLOW => row.overflow += count,
+            i => {
+                if let Some(bin) = usize::try_from(i).ok().and_then(|i| bins.get_mut(i)) {
+                    bin.count += count;
+                }
+            }
+        }
+    }
+    row.bins = bins;
+    row
+}

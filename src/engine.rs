@@ -1,0 +1,347 @@
+//! The DuckDB worker pool: one in-process database, a fixed set of connections ("workers"),
+//! a bounded wait queue. A request takes a worker, streams its input batches into a
+//! per-request temp table while they are still arriving, exposes it as the temp view `t`,
+//! runs its SQL with bound parameters, and streams coalesced Arrow batches back.
+//!
+//! DuckDB runs on blocking threads (`spawn_blocking`), never on the async runtime. Cancelling
+//! the token, dropping the output or dropping the `run` future interrupts DuckDB, stops the
+//! ingest, drops the per-request table and frees the worker.
+
+mod error;
+mod ingest;
+mod output;
+mod sandbox;
+mod worker;
+
+#[cfg(test)]
+mod bench;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{
+    Arc, Mutex, PoisonError,
+    atomic::{AtomicU64, AtomicUsize, Ordering},
+};
+
+use arrow::{array::RecordBatch, datatypes::SchemaRef};
+use duckdb::Connection;
+use futures::{StreamExt, stream::BoxStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+pub use error::EngineError;
+pub use ingest::{LoadPath, quote_ident};
+pub use output::{EngineOutput, TARGET_BATCH_ROWS};
+
+use crate::config::EngineConfig;
+
+/// Input batches waiting between the scan and the worker.
+const INPUT_CHANNEL: usize = 4;
+/// Result batches waiting between the worker and the consumer.
+const OUTPUT_CHANNEL: usize = 2;
+/// How often a cancelled request re-interrupts DuckDB until the worker has stopped (DuckDB
+/// clears the interrupt flag when a new statement starts, so one interrupt can be missed).
+const INTERRUPT_REPEAT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The rows to load: an Arrow schema and a stream of batches of that schema.
+pub struct EngineInput {
+    /// Schema of every batch.
+    pub schema: SchemaRef,
+    /// The batches, loaded as they arrive.
+    pub batches: BoxStream<'static, Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for EngineInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineInput")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineInput {
+    /// Input from batches already in memory (tests, small inputs).
+    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        Self {
+            schema,
+            batches: futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
+        }
+    }
+}
+
+/// The SQL to run over the view `t`.
+#[derive(Debug, Clone)]
+pub struct EngineQuery {
+    /// One statement; identifiers quoted, literals as `?` parameters.
+    pub sql: String,
+    /// Values bound to the `?` parameters, in order.
+    pub params: Vec<duckdb::types::Value>,
+    /// Stop after this many result rows.
+    pub max_rows: Option<u64>,
+}
+
+impl EngineQuery {
+    /// A query without parameters or row limit.
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            params: Vec::new(),
+            max_rows: None,
+        }
+    }
+}
+
+/// A pool of DuckDB connections on one sandboxed in-memory database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EnginePool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    idle: Mutex<Vec<Worker>>,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_queue: usize,
+    next_table: AtomicU64,
+    load_path: LoadPath,
+    /// The original connection keeps the database open.
+    _database: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnginePool")
+            .field("idle", &self.permits.available_permits())
+            .field("waiting", &self.waiting.load(Ordering::Relaxed))
+            .field("max_queue", &self.max_queue)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Worker {
+    conn: Connection,
+    interrupt: Arc<duckdb::InterruptHandle>,
+    /// The last clean-up failed: drop leftover temp tables before the next request.
+    dirty: bool,
+}
+
+impl EnginePool {
+    /// Opens the database and `config.workers` connections.
+    pub fn new(config: &EngineConfig) -> Result<Self, EngineError> {
+        let database = sandbox::open_database(config)?;
+        let workers = config.workers.max(1);
+        let mut idle = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let conn = database.try_clone().map_err(|err| {
+                EngineError::Internal(format!("opening a worker connection: {err}"))
+            })?;
+            let interrupt = conn.interrupt_handle();
+            idle.push(Worker {
+                conn,
+                interrupt,
+                dirty: false,
+            });
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                idle: Mutex::new(idle),
+                permits: Arc::new(Semaphore::new(workers)),
+                waiting: AtomicUsize::new(0),
+                max_queue: config.max_queue,
+                next_table: AtomicU64::new(0),
+                load_path: LoadPath::Appender,
+                _database: Mutex::new(database),
+            }),
+        })
+    }
+
+    /// Workers free right now.
+    pub fn idle_workers(&self) -> usize {
+        self.shared.permits.available_permits()
+    }
+
+    /// Requests waiting for a worker right now.
+    pub fn queued(&self) -> usize {
+        self.shared.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Takes a worker (waiting if all are busy, up to `max_queue` waiters, else
+    /// [`EngineError::Overloaded`]), loads `input` into the view `t` as its batches arrive,
+    /// runs `query` and returns the result stream once the query has started.
+    pub async fn run(
+        &self,
+        input: EngineInput,
+        query: EngineQuery,
+        cancel: CancellationToken,
+    ) -> Result<EngineOutput, EngineError> {
+        let plan = ingest::TablePlan::new(&input.schema)?;
+        if plan.schema.fields().is_empty() {
+            return Err(EngineError::Input("the input has no columns".into()));
+        }
+        let cancel = cancel.child_token();
+        // Dropping this `run` future (or, later, the output) cancels the request.
+        let guard = cancel.clone().drop_guard();
+        let lease = self.acquire(&cancel).await?;
+
+        let (input_tx, input_rx) = mpsc::channel(INPUT_CHANNEL);
+        let (output_tx, output_rx) = mpsc::channel(OUTPUT_CHANNEL);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let table = format!(
+            "vg_input_{}",
+            self.shared.next_table.fetch_add(1, Ordering::Relaxed)
+        );
+        tokio::spawn(pump(input.batches, input_tx, cancel.clone()));
+
+        let active = Arc::new(Mutex::new(true));
+        tokio::spawn(interrupt_on_cancel(
+            Arc::clone(&lease.worker().interrupt),
+            Arc::clone(&active),
+            cancel.clone(),
+        ));
+        let job = worker::Job {
+            table,
+            plan,
+            input: input_rx,
+            query,
+            ready: ready_tx,
+            output: output_tx,
+            cancel: cancel.clone(),
+            load_path: self.shared.load_path,
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut lease = lease;
+            let worker = lease.worker_mut();
+            if worker.dirty {
+                match worker::purge(&worker.conn) {
+                    Ok(()) => worker.dirty = false,
+                    Err(err) => tracing::warn!(error = %err, "could not purge a worker"),
+                }
+            }
+            worker.dirty = !worker::run_job(&worker.conn, job, &active);
+        });
+
+        match ready_rx.await {
+            Ok(Ok(schema)) => Ok(EngineOutput::new(schema, output_rx, guard)),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(EngineError::Internal(
+                "the worker stopped without an answer".to_owned(),
+            )),
+        }
+    }
+
+    async fn acquire(&self, cancel: &CancellationToken) -> Result<Lease, EngineError> {
+        let shared = &self.shared;
+        let permit = match Arc::clone(&shared.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => {
+                return Err(EngineError::Internal("the engine is shut down".to_owned()));
+            }
+            Err(TryAcquireError::NoPermits) => {
+                let queued = shared.waiting.fetch_add(1, Ordering::AcqRel);
+                let _leave = WaitingSlot(&shared.waiting);
+                if queued >= shared.max_queue {
+                    return Err(EngineError::Overloaded { queued });
+                }
+                tokio::select! {
+                    permit = Arc::clone(&shared.permits).acquire_owned() => permit.map_err(|_| {
+                        EngineError::Internal("the engine is shut down".to_owned())
+                    })?,
+                    () = cancel.cancelled() => return Err(EngineError::Cancelled),
+                }
+            }
+        };
+        let worker = shared
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .ok_or_else(|| EngineError::Internal("no idle worker behind a permit".to_owned()))?;
+        Ok(Lease {
+            worker: Some(worker),
+            shared: Arc::clone(shared),
+            _permit: permit,
+        })
+    }
+}
+
+/// Decrements the waiting count when the wait ends, however it ends.
+struct WaitingSlot<'a>(&'a AtomicUsize);
+
+impl Drop for WaitingSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A worker taken from the pool; returned (before its permit is released) on drop.
+struct Lease {
+    worker: Option<Worker>,
+    shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    fn worker(&self) -> &Worker {
+        // Only `drop` takes the worker out.
+        self.worker
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("lease without worker"))
+    }
+
+    fn worker_mut(&mut self) -> &mut Worker {
+        self.worker
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("lease without worker"))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            self.shared
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(worker);
+        }
+    }
+}
+
+/// Moves input batches into the worker's channel; stops on cancel or when the worker quits.
+async fn pump(
+    mut batches: BoxStream<'static, Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>>,
+    tx: mpsc::Sender<Result<RecordBatch, EngineError>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            next = batches.next() => next,
+            () = cancel.cancelled() => return,
+            () = tx.closed() => return,
+        };
+        let Some(item) = next else { return };
+        let failed = item.is_err();
+        if tx.send(item.map_err(EngineError::Input)).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// After `cancel`, interrupts DuckDB repeatedly until the job marks itself inactive.
+async fn interrupt_on_cancel(
+    handle: Arc<duckdb::InterruptHandle>,
+    active: Arc<Mutex<bool>>,
+    cancel: CancellationToken,
+) {
+    cancel.cancelled().await;
+    loop {
+        {
+            let active = active.lock().unwrap_or_else(PoisonError::into_inner);
+            if !*active {
+                return;
+            }
+            handle.interrupt();
+        }
+        tokio::time::sleep(INTERRUPT_REPEAT).await;
+    }
+}

@@ -1,0 +1,372 @@
+use std::{sync::Arc, time::Duration};
+
+use arrow::{
+    array::{
+        ArrayRef, DictionaryArray, Float64Array, Int32Array, Int64Array, LargeStringArray,
+        StringViewArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    },
+    datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit},
+    record_batch::RecordBatch,
+    util::pretty::pretty_format_batches,
+};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+
+pub(crate) fn test_config(workers: usize, max_queue: usize) -> EngineConfig {
+    EngineConfig {
+        workers,
+        threads_per_worker: 1,
+        memory_limit: "1GB".to_owned(),
+        max_queue,
+        max_result_rows: 1_000_000,
+    }
+}
+
+fn int_input(values: &[i64]) -> EngineInput {
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(Int64Array::from(values.to_vec()))],
+    )
+    .unwrap();
+    EngineInput::from_batches(schema, vec![batch])
+}
+
+async fn run_sql(
+    pool: &EnginePool,
+    input: EngineInput,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, EngineError> {
+    pool.run(input, EngineQuery::new(sql), CancellationToken::new())
+        .await?
+        .collect()
+        .await
+}
+
+fn table_text(batches: &[RecordBatch]) -> String {
+    pretty_format_batches(batches).unwrap().to_string()
+}
+
+const LONG_QUERY: &str = "SELECT sum(a.range * b.range) FROM range(2000000) a, range(2000000) b";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_and_queries_with_params() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let query = EngineQuery {
+        sql: "SELECT count(*) AS n, sum(x) AS s FROM t WHERE x > ?".to_owned(),
+        params: vec![duckdb::types::Value::BigInt(1)],
+        max_rows: None,
+    };
+    let out = pool
+        .run(int_input(&[1, 2, 3, 4]), query, CancellationToken::new())
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        table_text(&out),
+        "+---+---+\n| n | s |\n+---+---+\n| 3 | 9 |\n+---+---+"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn normalizes_arrow_types() {
+    let schema: SchemaRef = Arc::new(Schema::new(vec![
+        Field::new(
+            "tz",
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("+02:00".into())),
+            true,
+        ),
+        Field::new("ms", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        Field::new(
+            "d",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        ),
+        Field::new("l", DataType::LargeUtf8, true),
+        Field::new("v", DataType::Utf8View, true),
+        Field::new("f", DataType::Float64, true),
+        Field::new("i", DataType::Int32, true),
+    ]));
+    let dict: DictionaryArray<Int32Type> = vec![Some("a"), None, Some("a")].into_iter().collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            TimestampNanosecondArray::from(vec![Some(1_500_000_000), None, Some(0)])
+                .with_timezone("+02:00"),
+        ),
+        Arc::new(TimestampMillisecondArray::from(vec![
+            Some(1_000),
+            Some(2_500),
+            None,
+        ])),
+        Arc::new(dict),
+        Arc::new(LargeStringArray::from(vec![Some("x"), Some("y"), None])),
+        Arc::new(StringViewArray::from(vec![
+            Some("long string over twelve bytes"),
+            None,
+            Some("s"),
+        ])),
+        Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::NAN)])),
+        Arc::new(Int32Array::from(vec![Some(7), Some(-1), None])),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let out = run_sql(
+        &pool,
+        EngineInput::from_batches(schema, vec![batch]),
+        "SELECT epoch_us(tz) AS tz, epoch_ms(ms) AS ms, d, l, v, f, i FROM t ORDER BY i NULLS LAST",
+    )
+    .await
+    .unwrap();
+    let expected = [
+        "+---------+------+---+---+-------------------------------+-----+----+",
+        "| tz      | ms   | d | l | v                             | f   | i  |",
+        "+---------+------+---+---+-------------------------------+-----+----+",
+        "|         | 2500 |   | y |                               |     | -1 |",
+        "| 1500000 | 1000 | a | x | long string over twelve bytes | 1.5 | 7  |",
+        "| 0       |      | a |   | s                             | NaN |    |",
+        "+---------+------+---+---+-------------------------------+-----+----+",
+    ];
+    assert_eq!(table_text(&out), expected.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_refuses_files_extensions_and_settings() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    for sql in [
+        "SELECT * FROM read_parquet('/etc/passwd')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM '/etc/passwd'",
+        "COPY (SELECT 1) TO '/tmp/vastgate-sandbox-test.csv'",
+        "INSTALL json",
+        "LOAD json",
+        "SET threads = 8",
+        "SET enable_external_access = true",
+        "ATTACH '/tmp/vastgate-sandbox-test.db' AS other",
+    ] {
+        let result = run_sql(&pool, int_input(&[1]), sql).await;
+        assert!(
+            matches!(result, Err(EngineError::Sql(_))),
+            "{sql} must be refused, got {result:?}"
+        );
+    }
+    assert!(!std::path::Path::new("/tmp/vastgate-sandbox-test.csv").exists());
+    // The worker is still usable.
+    let out = run_sql(&pool, int_input(&[5]), "SELECT x FROM t")
+        .await
+        .unwrap();
+    assert_eq!(out[0].num_rows(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_errors_are_reported_and_worker_survives() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let err = run_sql(&pool, int_input(&[1]), "SELECT nope FROM t")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::Sql(ref m) if m.contains("nope")),
+        "{err}"
+    );
+    let out = run_sql(&pool, int_input(&[1, 2]), "SELECT count(*) FROM t")
+        .await
+        .unwrap();
+    assert_eq!(out[0].num_rows(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_errors_fail_the_request() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    let batches =
+        futures::stream::iter(vec![Err::<RecordBatch, _>("split 3 failed".into())]).boxed();
+    let err = run_sql(&pool, EngineInput { schema, batches }, "SELECT * FROM t")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::Input(ref e) if e.to_string().contains("split 3")),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalesces_and_limits_rows() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let query = EngineQuery {
+        sql: "SELECT range AS r FROM range(200000)".to_owned(),
+        params: Vec::new(),
+        max_rows: Some(150_000),
+    };
+    let out = pool
+        .run(int_input(&[1]), query, CancellationToken::new())
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let sizes: Vec<usize> = out.iter().map(RecordBatch::num_rows).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 150_000);
+    assert!(sizes[0] >= TARGET_BATCH_ROWS, "{sizes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_interrupts_a_long_query_and_frees_the_worker() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let cancel = CancellationToken::new();
+    let canceller = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        canceller.cancel();
+    });
+    let started = std::time::Instant::now();
+    let result = async {
+        pool.run(int_input(&[1]), EngineQuery::new(LONG_QUERY), cancel)
+            .await?
+            .collect()
+            .await
+    }
+    .await;
+    assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        run_sql(&pool, int_input(&[1, 2]), "SELECT sum(x) FROM t"),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(table_text(&out).contains("| 3 "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_output_frees_the_worker() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let output = pool
+        .run(
+            int_input(&[1]),
+            EngineQuery::new(LONG_QUERY),
+            CancellationToken::new(),
+        )
+        .await;
+    drop(output);
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        run_sql(&pool, int_input(&[4]), "SELECT x FROM t"),
+    )
+    .await
+    .expect("the worker was freed")
+    .unwrap();
+    assert_eq!(out[0].num_rows(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_is_overloaded() {
+    let pool = EnginePool::new(&test_config(1, 1)).unwrap();
+    let cancel = CancellationToken::new();
+    let busy = {
+        let pool = pool.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            pool.run(int_input(&[1]), EngineQuery::new(LONG_QUERY), cancel)
+                .await?
+                .collect()
+                .await
+        })
+    };
+    while pool.idle_workers() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let queued = {
+        let pool = pool.clone();
+        tokio::spawn(async move { run_sql(&pool, int_input(&[2]), "SELECT x FROM t").await })
+    };
+    while pool.queued() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let refused = run_sql(&pool, int_input(&[3]), "SELECT x FROM t").await;
+    assert!(
+        matches!(refused, Err(EngineError::Overloaded { queued: 1 })),
+        "{refused:?}"
+    );
+    cancel.cancel();
+    assert!(matches!(busy.await.unwrap(), Err(EngineError::Cancelled)));
+    let out = queued.await.unwrap().unwrap();
+    assert_eq!(table_text(&out), "+---+\n| x |\n+---+\n| 2 |\n+---+");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_see_their_own_t() {
+    let pool = EnginePool::new(&test_config(2, 4)).unwrap();
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    // Request A's input stays open while request B runs on the other worker.
+    let (tx, rx) = futures::channel::mpsc::channel::<
+        Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>,
+    >(1);
+    let a = {
+        let pool = pool.clone();
+        let input = EngineInput {
+            schema: Arc::clone(&schema),
+            batches: rx.boxed(),
+        };
+        tokio::spawn(async move {
+            run_sql(&pool, input, "SELECT sum(x) AS s, count(*) AS n FROM t").await
+        })
+    };
+    let mut tx = tx;
+    let batch = |v: i64| {
+        RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(Int64Array::from(vec![v]))],
+        )
+        .unwrap()
+    };
+    futures::SinkExt::send(&mut tx, Ok(batch(100)))
+        .await
+        .unwrap();
+    let b = run_sql(
+        &pool,
+        int_input(&[1, 2]),
+        "SELECT sum(x) AS s, count(*) AS n FROM t",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        table_text(&b),
+        "+---+---+\n| s | n |\n+---+---+\n| 3 | 2 |\n+---+---+"
+    );
+    futures::SinkExt::send(&mut tx, Ok(batch(11)))
+        .await
+        .unwrap();
+    drop(tx);
+    let a = a.await.unwrap().unwrap();
+    assert_eq!(
+        table_text(&a),
+        "+-----+---+\n| s   | n |\n+-----+---+\n| 111 | 2 |\n+-----+---+"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temp_tables_are_dropped_after_each_request() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    for _ in 0..3 {
+        run_sql(&pool, int_input(&[1]), "SELECT * FROM t")
+            .await
+            .unwrap();
+    }
+    let out = run_sql(
+        &pool,
+        int_input(&[1]),
+        "SELECT count(*) AS n FROM duckdb_tables() WHERE temporary",
+    )
+    .await
+    .unwrap();
+    // Only the current request's table exists.
+    assert_eq!(table_text(&out), "+---+\n| n |\n+---+\n| 1 |\n+---+");
+}
