@@ -1,4 +1,4 @@
-//! Measures the two loading paths (run with `--ignored`; see `benches/ENGINE_INGEST.md`).
+//! Measures the two loading paths (run with `--ignored`; see `benches/RESULTS.md`).
 
 use std::{sync::Arc, time::Instant};
 

@@ -1,0 +1,120 @@
+//! End-to-end analytics through gRPC vs DuckDB computing the same answer straight from the
+//! Parquet file in one process (issue 3's benchmark).
+//!
+//! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo bench --bench analytics`; prints Markdown.
+
+mod common;
+
+use std::{future::Future, time::Instant};
+
+use vastgate::proto::{self, analytics_service_client::AnalyticsServiceClient};
+
+fn main() {
+    let (data, _guard) = common::data();
+    let parquet = data.join("demo/sensors.parquet");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let channel = common::server(data, |c| {
+            c.engine.workers = 1;
+            c.engine.threads_per_worker = 2;
+        })
+        .await;
+        let client = AnalyticsServiceClient::new(channel).max_decoding_message_size(256 << 20);
+        let table = Some(proto::TableRef { bucket: String::new(), schema: "demo".into(), table: "sensors".into() });
+        let duck = duckdb::Connection::open_in_memory().unwrap();
+        duck.execute_batch("SET threads = 2").unwrap();
+        let src = format!("read_parquet('{}')", parquet.display());
+
+        println!("| analytic | vastgate (s) | DuckDB on Parquet (s) | ratio | goal |");
+        println!("|---|---|---|---|---|");
+        macro_rules! case {
+            ($name:expr, $goal:expr, $call:expr, $sql:expr) => {{
+                let ours = best_of(3, || {
+                    let c = client.clone();
+                    let t = table.clone();
+                    async move {
+                        let started = Instant::now();
+                        #[allow(clippy::redundant_closure_call)]
+                        ($call)(c, t).await;
+                        started.elapsed().as_secs_f64()
+                    }
+                })
+                .await;
+                let sql = format!($sql, src = src);
+                let theirs = best_of_sync(3, || {
+                    let started = Instant::now();
+                    let mut stmt = duck.prepare(&sql).unwrap();
+                    let rows: usize = stmt.query_arrow([]).unwrap().map(|b| b.num_rows()).sum();
+                    assert!(rows > 0);
+                    started.elapsed().as_secs_f64()
+                });
+                println!("| {} | {:.3} | {:.3} | {:.2}x | {} |", $name, ours, theirs, ours / theirs, $goal);
+            }};
+        }
+        case!("Percentiles (temperature by region, 6 quantiles)", "1.5x",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.percentiles(proto::PercentilesRequest { table: t, group_by: vec!["region".into()], value_column: "temperature".into(), ..Default::default() }).await.unwrap();
+            },
+            "SELECT region, count(temperature), quantile_cont(temperature, [0.25, 0.5, 0.75, 0.9, 0.95, 0.99]) FROM {src} GROUP BY region");
+        case!("WindowAggregate (1h buckets by region: count avg max p95)", "1.5x",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.window_aggregate(proto::WindowAggregateRequest { table: t, group_by: vec!["region".into()], time_column: "ts".into(),
+                    interval: Some(prost_types::Duration { seconds: 3600, nanos: 0 }), value_columns: vec!["temperature".into()],
+                    functions: vec!["count".into(), "avg".into(), "max".into(), "p95".into()], ..Default::default() }).await.unwrap();
+            },
+            "SELECT region, epoch_us(ts) // 3600000000 AS b, count(temperature), avg(temperature), max(temperature), quantile_cont(temperature, 0.95) FROM {src} GROUP BY region, b");
+        case!("Correlation (3 columns)", "1.5x",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.correlation(proto::CorrelationRequest { table: t, columns: vec!["temperature".into(), "humidity".into(), "pressure".into()], ..Default::default() }).await.unwrap();
+            },
+            "SELECT corr(temperature, humidity), corr(temperature, pressure), corr(humidity, pressure) FROM {src}");
+        case!("Histogram (temperature, 20 bins by region)", "1.5x",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.histogram(proto::HistogramRequest { table: t, group_by: vec!["region".into()], value_column: "temperature".into(), bins: 20, ..Default::default() }).await.unwrap();
+            },
+            "WITH r AS (SELECT region, min(temperature) lo, max(temperature) hi FROM {src} GROUP BY region) SELECT s.region, least(floor((temperature - lo) / ((hi - lo) / 20)), 19) AS bin, count(*) FROM {src} s JOIN r USING (region) GROUP BY ALL");
+        case!("TopN (avg temperature per sensor, top 5)", "1.5x",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.top_n(proto::TopNRequest { table: t, group_by: vec!["sensor_id".into()], value_column: "temperature".into(), function: "avg".into(), n: 5, ..Default::default() }).await.unwrap();
+            },
+            "SELECT sensor_id, avg(temperature) a FROM {src} GROUP BY sensor_id ORDER BY a DESC LIMIT 5");
+        case!("Trend (per sensor)", "-",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.trend(proto::TrendRequest { table: t, group_by: vec!["sensor_id".into()], time_column: "ts".into(), value_column: "temperature".into(), ..Default::default() }).await.unwrap();
+            },
+            "SELECT sensor_id, regr_slope(temperature, epoch_us(ts) / 1e6), regr_intercept(temperature, epoch_us(ts) / 1e6), regr_r2(temperature, epoch_us(ts) / 1e6) FROM {src} GROUP BY sensor_id");
+        case!("DetectAnomalies (z ≥ 3 per sensor)", "2x",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.detect_anomalies(proto::DetectAnomaliesRequest { table: t, group_by: vec!["sensor_id".into()], time_column: "ts".into(), value_column: "temperature".into(), threshold: 3.0, ..Default::default() }).await.unwrap();
+            },
+            "SELECT * FROM (SELECT sensor_id, ts, temperature, (temperature - avg(temperature) OVER w) / stddev_samp(temperature) OVER w AS z FROM {src} WINDOW w AS (PARTITION BY sensor_id)) WHERE abs(z) >= 3");
+        case!("MovingAverage (100 rows, sensor 3)", "2x",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                let filter = Some(proto::Filter { kind: Some(proto::filter::Kind::Compare(proto::Comparison { column: "sensor_id".into(), op: proto::CompareOp::Eq as i32,
+                    value: Some(proto::Literal { value: Some(proto::literal::Value::IntValue(3)) }) })) });
+                c.moving_average(proto::MovingAverageRequest { table: t, filter, time_column: "ts".into(), value_column: "temperature".into(), window_rows: 100, ..Default::default() }).await.unwrap();
+            },
+            "SELECT ts, temperature, avg(temperature) OVER (ORDER BY ts ROWS BETWEEN 99 PRECEDING AND CURRENT ROW) FROM {src} WHERE sensor_id = 3");
+        println!();
+        println!("Peak RSS of the benchmark process (server + client + DuckDB referee): {:.0} MiB", common::peak_rss_mib());
+    });
+}
+
+async fn best_of<F, Fut>(n: usize, mut f: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = f64>,
+{
+    let mut best = f64::MAX;
+    for _ in 0..n {
+        best = best.min(f().await);
+    }
+    best
+}
+
+fn best_of_sync(n: usize, mut f: impl FnMut() -> f64) -> f64 {
+    (0..n).map(|_| f()).fold(f64::MAX, f64::min)
+}

@@ -1,0 +1,64 @@
+//! Shared set-up of the end-to-end benchmarks: demo data and an in-process server.
+
+use std::{path::PathBuf, sync::Arc, time::Instant};
+
+use tonic::transport::Channel;
+use vastgate::{config::Config, state::AppState};
+
+/// The data folder (`VASTGATE_BENCH_DATA`, or a temp dir) with `VASTGATE_BENCH_ROWS` rows of
+/// demo data (default 10M), generated when missing. Keep the guard alive.
+pub fn data() -> (PathBuf, Option<tempfile::TempDir>) {
+    let rows: u64 = std::env::var("VASTGATE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let (dir, guard) = match std::env::var("VASTGATE_BENCH_DATA") {
+        Ok(dir) => (PathBuf::from(dir), None),
+        Err(_) => {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            (tmp.path().to_owned(), Some(tmp))
+        }
+    };
+    if !dir.join("demo/sensors.parquet").exists() {
+        let started = Instant::now();
+        let summary = vastgate::gen_data::generate(&dir, rows, 42).expect("generate");
+        eprintln!("{summary} ({:.1}s)", started.elapsed().as_secs_f64());
+    }
+    (dir, guard)
+}
+
+/// Starts the service over `data` on loopback and returns a connected channel.
+pub async fn server(data: PathBuf, configure: impl FnOnce(&mut Config)) -> Channel {
+    let mut config = Config::default();
+    config.local.data_dir = data;
+    configure(&mut config);
+    let state = AppState::new(config).expect("state");
+    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = grpc.local_addr().unwrap();
+    tokio::spawn(vastgate::server::serve(
+        grpc,
+        http,
+        Arc::clone(&state),
+        std::future::pending(),
+    ));
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
