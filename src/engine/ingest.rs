@@ -15,7 +15,7 @@ use duckdb::Connection;
 
 use super::EngineError;
 
-/// How batches get into the table (both measured in `benches/ENGINE_INGEST.md`).
+/// How batches get into the table (both measured in `benches/RESULTS.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadPath {
     /// `Appender::append_record_batch` into the created table (the faster one; used by the pool).

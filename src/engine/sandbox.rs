@@ -39,7 +39,7 @@ fn sandbox_config(threads: i64, memory_limit: &str) -> duckdb::Result<Config> {
         // No spilling to disk: work bigger than the memory limit fails with "Out of Memory".
         .with("max_temp_directory_size", "0B")?
         // Per-request tables live for one query: compressing them in an automatic checkpoint
-        // after each appender flush cost half of the ingest time (benches/ENGINE_INGEST.md).
+        // after each appender flush cost half of the ingest time (benches/RESULTS.md).
         .with("checkpoint_threshold", "1000TB")?
         .with("lock_configuration", "true")
 }
