@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/vastgate/v1/query.proto",
         "proto/vastgate/v1/analytics.proto",
         "proto/vastgate/v1/admin.proto",
+        "proto/vastgate/v1/flight.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(protos, ["proto"])?;

@@ -6,36 +6,18 @@
 
 use std::{
     path::PathBuf,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use futures::StreamExt;
 use tonic::transport::Channel;
-use vastgate::{
-    config::Config,
-    proto::{self, query_service_client::QueryServiceClient},
-    state::AppState,
-};
+use vastgate::proto::{self, query_service_client::QueryServiceClient};
+
+mod common;
 
 fn main() {
-    let rows: u64 = std::env::var("VASTGATE_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
-    let (data, _keep) = match std::env::var("VASTGATE_BENCH_DATA") {
-        Ok(dir) => (PathBuf::from(dir), None),
-        Err(_) => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            (dir.path().to_owned(), Some(dir))
-        }
-    };
+    let (data, _keep) = common::data();
     let parquet = data.join("demo/sensors.parquet");
-    if !parquet.exists() {
-        let started = Instant::now();
-        let summary = vastgate::gen_data::generate(&data, rows, 42).expect("generate");
-        eprintln!("{summary} ({:.1}s)", started.elapsed().as_secs_f64());
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,23 +26,7 @@ fn main() {
 }
 
 async fn run(data: PathBuf, parquet: PathBuf) {
-    let mut config = Config::default();
-    config.local.data_dir = data;
-    let state = AppState::new(config).expect("state");
-    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = grpc.local_addr().unwrap();
-    tokio::spawn(vastgate::server::serve(
-        grpc,
-        http,
-        Arc::clone(&state),
-        std::future::pending(),
-    ));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = common::server(data, |_| {}).await;
     let client = QueryServiceClient::new(channel).max_decoding_message_size(64 << 20);
     let table = Some(proto::TableRef {
         bucket: String::new(),
@@ -137,6 +103,10 @@ async fn run(data: PathBuf, parquet: PathBuf) {
         p(0.50).as_secs_f64() * 1e6,
         p(0.99).as_secs_f64() * 1e6,
         total as f64 / started.elapsed().as_secs_f64()
+    );
+    println!(
+        "Peak RSS of the benchmark process (server + client + DuckDB referee): {:.0} MiB",
+        common::peak_rss_mib()
     );
 }
 

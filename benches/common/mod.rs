@@ -7,7 +7,7 @@ use vastgate::{config::Config, state::AppState};
 
 /// The data folder (`VASTGATE_BENCH_DATA`, or a temp dir) with `VASTGATE_BENCH_ROWS` rows of
 /// demo data (default 10M), generated when missing. Keep the guard alive.
-pub fn data() -> (PathBuf, Option<tempfile::TempDir>) {
+pub(crate) fn data() -> (PathBuf, Option<tempfile::TempDir>) {
     let rows: u64 = std::env::var("VASTGATE_BENCH_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -28,7 +28,7 @@ pub fn data() -> (PathBuf, Option<tempfile::TempDir>) {
 }
 
 /// Starts the service over `data` on loopback and returns a connected channel.
-pub async fn server(data: PathBuf, configure: impl FnOnce(&mut Config)) -> Channel {
+pub(crate) async fn server(data: PathBuf, configure: impl FnOnce(&mut Config)) -> Channel {
     let mut config = Config::default();
     config.local.data_dir = data;
     configure(&mut config);
@@ -50,7 +50,7 @@ pub async fn server(data: PathBuf, configure: impl FnOnce(&mut Config)) -> Chann
 }
 
 /// Peak resident set size of this process so far, in MiB (Linux).
-pub fn peak_rss_mib() -> f64 {
+pub(crate) fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

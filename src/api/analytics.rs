@@ -105,11 +105,13 @@ fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
     }
 }
 
-/// Plans the request, scans its columns and starts the DuckDB query.
+/// Plans the request, scans its columns and starts the DuckDB query. A dry run feeds no rows:
+/// it validates the request and yields the result schema (Flight's GetFlightInfo).
 async fn start<R: Common>(
     tracked: &Tracked,
     request: &R,
     plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
+    dry_run: bool,
 ) -> Result<EngineOutput, Error> {
     let state = &tracked.state;
     let table = convert::table_ref(request.table())?;
@@ -128,15 +130,19 @@ async fn start<R: Common>(
     )
     .await?;
     let schema = Arc::clone(&scan.output_schema);
-    let batches = state
-        .executor
-        .execute(
-            scan,
-            tracked.cancel_token(),
-            Arc::clone(&tracked.query.scan),
-        )
-        .map(|item| item.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>))
-        .boxed();
+    let batches = if dry_run {
+        futures::stream::empty().boxed()
+    } else {
+        state
+            .executor
+            .execute(
+                scan,
+                tracked.cancel_token(),
+                Arc::clone(&tracked.query.scan),
+            )
+            .map(|item| item.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>))
+            .boxed()
+    };
     state
         .engine
         .run(
@@ -161,7 +167,7 @@ impl AnalyticsApi {
         let tracked = Tracked::start(&self.state, &request, method);
         let req = request.into_inner();
         let result = async {
-            let output = start(&tracked, &req, |schema| req.plan(schema)).await?;
+            let output = start(&tracked, &req, |schema| req.plan(schema), false).await?;
             let batches = output
                 .collect()
                 .await
@@ -249,9 +255,12 @@ impl AnalyticsService for AnalyticsApi {
         let tracked = Tracked::start(&self.state, &request, "Sql");
         let req = request.into_inner();
         let max = self.state.config.engine.max_result_rows;
-        let planned = start(&tracked, &req, |schema| {
-            crate::analytics::sql::plan(&req, schema, max)
-        });
+        let planned = start(
+            &tracked,
+            &req,
+            |schema| crate::analytics::sql::plan(&req, schema, max),
+            false,
+        );
         let output = match planned.await {
             Ok(output) => output,
             Err(err) => {
@@ -274,4 +283,42 @@ fn sql_stream(
         .map(move |item| item.map_err(|e| engine_error(&reason, e)))
         .boxed();
     ipc::chunk_stream(tracked, schema, batches, 0)
+}
+
+/// Runs an analytics or SQL Flight command and returns the engine's result stream (its raw
+/// Arrow result, not the typed response). `dry_run` feeds no rows: validation and schema only.
+pub(crate) async fn run_command(
+    tracked: &Tracked,
+    command: &proto::flight_command::Command,
+    dry_run: bool,
+) -> Result<EngineOutput, Error> {
+    use proto::flight_command::Command;
+    let max = tracked.state.config.engine.max_result_rows;
+    match command {
+        Command::Sql(r) => {
+            start(
+                tracked,
+                r,
+                |s| crate::analytics::sql::plan(r, s, max),
+                dry_run,
+            )
+            .await
+        }
+        Command::MovingAverage(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Trend(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::DetectAnomalies(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::WindowAggregate(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Percentiles(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Correlation(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Histogram(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::TopN(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Select(_) => Err(Error::Internal(
+            "a Select is not an analytics command".to_owned(),
+        )),
+    }
+}
+
+/// Maps an engine error for callers outside this module (Flight).
+pub(crate) fn engine_error_for(reason: &CancelReason, err: EngineError) -> Error {
+    engine_error(reason, err)
 }

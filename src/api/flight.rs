@@ -1,38 +1,273 @@
-//! Arrow Flight on the gRPC port. Registered now so clients and reflection find the service;
-//! the result-set methods arrive with issue 5 and answer `UNIMPLEMENTED` until then.
+//! Arrow Flight on the gRPC port: result sets for pyarrow, ADBC, DuckDB, Spark.
+//!
+//! `GetFlightInfo` plans a command and answers with one endpoint per split, each with a signed
+//! ticket (see [`ticket`]); `DoGet` redeems one ticket and streams that split. A path
+//! descriptor reads a whole table; a command descriptor is a `FlightCommand` (JSON or proto,
+//! see [`command`]): a Select (split-parallel) or an analytic / SQL (one endpoint).
+
+mod command;
+mod ticket;
 
 use std::{pin::Pin, sync::Arc};
 
+use arrow::{datatypes::SchemaRef, ipc::writer::IpcWriteOptions, record_batch::RecordBatch};
 use arrow_flight::{
-    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
-    HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
-    flight_service_server::FlightService,
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo,
+    HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaAsIpc, SchemaResult, Ticket,
+    encode::FlightDataEncoderBuilder, error::FlightError, flight_service_server::FlightService,
 };
-use futures::Stream;
+use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::state::AppState;
+use super::{
+    analytics,
+    read::{self, ReadArgs},
+    tracked::Tracked,
+};
+use crate::{
+    error::Error,
+    exec::ScanPlan,
+    proto::{FlightCommand, QueryHints, SelectRequest, flight_command::Command},
+    state::AppState,
+};
+
+use self::ticket::{TicketError, TicketSigner};
+
+/// Largest Flight message body; slices batches below tonic's 4 MiB default decode limit.
+const MAX_FLIGHT_DATA_BYTES: usize = 2 * 1024 * 1024;
 
 /// The Flight handler.
 #[derive(Debug, Clone)]
 pub struct FlightApi {
-    #[allow(dead_code)]
     state: Arc<AppState>,
+    signer: TicketSigner,
 }
 
 impl FlightApi {
-    /// A handler over the shared state.
+    /// A handler over the shared state; tickets are signed with `flight.ticket_key`.
     pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+        let flight = &state.config.flight;
+        let signer = TicketSigner::new(&flight.ticket_key, flight.ticket_ttl);
+        Self { state, signer }
     }
 }
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-fn missing(rpc: &str) -> Status {
+impl From<TicketError> for Error {
+    fn from(err: TicketError) -> Self {
+        Error::InvalidArgument(err.to_string())
+    }
+}
+
+fn flight_error(err: FlightError) -> Status {
+    Status::internal(format!("encoding Flight data: {err}"))
+}
+
+/// A Select always re-plans to the split count its tickets were cut for; a limit reads one
+/// split so the limit holds across the whole result.
+fn select_args(req: &SelectRequest, num_splits: Option<u32>) -> (ReadArgs<'_>, QueryHints) {
+    let mut hints = req.hints.unwrap_or_default();
+    if req.limit > 0 {
+        hints.num_splits = 1;
+    } else if let Some(n) = num_splits {
+        hints.num_splits = n;
+    }
+    let args = ReadArgs {
+        table: req.table.as_ref(),
+        columns: &req.columns,
+        filter: req.filter.as_ref(),
+        limit: req.limit,
+        ..Default::default()
+    };
+    (args, hints)
+}
+
+async fn plan_select(
+    tracked: &Tracked,
+    req: &SelectRequest,
+    num_splits: Option<u32>,
+) -> Result<ScanPlan, Error> {
+    let (mut args, hints) = select_args(req, num_splits);
+    args.hints = Some(&hints);
+    read::prepare(tracked, args).await
+}
+
+impl FlightApi {
+    /// Schema, split count and row count (when known) of a command, without reading rows.
+    async fn describe(
+        &self,
+        tracked: &Tracked,
+        command: &FlightCommand,
+    ) -> Result<(SchemaRef, u32, Option<u64>), Error> {
+        match &command.command {
+            Some(Command::Select(req)) => {
+                let plan = plan_select(tracked, req, None).await?;
+                let exact = (req.filter.is_none() && req.limit == 0).then_some(plan.meta.num_rows);
+                Ok((Arc::clone(&plan.output_schema), plan.num_splits, exact))
+            }
+            Some(other) => {
+                let output = analytics::run_command(tracked, other, true).await?;
+                Ok((output.schema(), 1, None))
+            }
+            None => Err(Error::InvalidArgument("empty flight command".to_owned())),
+        }
+    }
+
+    async fn flight_info(
+        &self,
+        tracked: &Tracked,
+        descriptor: FlightDescriptor,
+    ) -> Result<FlightInfo, Error> {
+        let command = command::from_descriptor(&descriptor)?;
+        let (schema, num_splits, rows) = self.describe(tracked, &command).await?;
+        let mut info = FlightInfo::new()
+            .try_with_schema(&schema)
+            .map_err(|e| Error::Internal(format!("encoding the schema: {e}")))?
+            .with_descriptor(descriptor)
+            .with_total_records(rows.map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX)))
+            .with_ordered(false);
+        for split in 0..num_splits {
+            let ticket = self.signer.sign(&command, split, num_splits);
+            info = info.with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)));
+        }
+        Ok(info)
+    }
+
+    /// The record batches one ticket stands for.
+    async fn ticket_batches(
+        &self,
+        tracked: &Tracked,
+        ticket: &[u8],
+    ) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch, Error>>), Error> {
+        let body = self.signer.verify(ticket)?;
+        let command = body.command.and_then(|c| c.command);
+        match command {
+            Some(Command::Select(req)) => {
+                let plan = plan_select(tracked, &req, Some(body.num_splits)).await?;
+                if plan.num_splits != body.num_splits {
+                    return Err(Error::InvalidArgument(format!(
+                        "the table changed since GetFlightInfo ({} splits now, {} then); \
+                         call GetFlightInfo again",
+                        plan.num_splits, body.num_splits
+                    )));
+                }
+                let schema = Arc::clone(&plan.output_schema);
+                let reason = tracked.cancelled_reporter();
+                let batches = self
+                    .state
+                    .executor
+                    .execute_splits(
+                        plan,
+                        vec![body.split],
+                        tracked.cancel_token(),
+                        Arc::clone(&tracked.query.scan),
+                    )
+                    .map(move |item| item.map_err(|e| reason.exec_error(e)));
+                Ok((schema, limit(batches.boxed(), req.limit)))
+            }
+            Some(other) => {
+                let output = analytics::run_command(tracked, &other, false).await?;
+                let schema = output.schema();
+                let reason = tracked.cancelled_reporter();
+                let batches = output
+                    .map(move |item| item.map_err(|e| analytics::engine_error_for(&reason, e)));
+                Ok((schema, batches.boxed()))
+            }
+            None => Err(Error::InvalidArgument("ticket holds no command".to_owned())),
+        }
+    }
+}
+
+/// At most `limit` rows (0 = all).
+fn limit(
+    batches: BoxStream<'static, Result<RecordBatch, Error>>,
+    limit: u64,
+) -> BoxStream<'static, Result<RecordBatch, Error>> {
+    if limit == 0 {
+        return batches;
+    }
+    batches
+        .scan(limit, |remaining, item| {
+            let out = match item {
+                Ok(_) if *remaining == 0 => None,
+                Ok(batch) => {
+                    let rows = (batch.num_rows() as u64).min(*remaining);
+                    *remaining -= rows;
+                    Some(Ok(
+                        batch.slice(0, usize::try_from(rows).unwrap_or(usize::MAX))
+                    ))
+                }
+                Err(e) => Some(Err(e)),
+            };
+            futures::future::ready(out)
+        })
+        .boxed()
+}
+
+/// Encodes batches as Flight data through a bounded channel, recording the outcome.
+fn flight_stream(
+    tracked: Tracked,
+    schema: SchemaRef,
+    batches: BoxStream<'static, Result<RecordBatch, Error>>,
+) -> Boxed<FlightData> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<FlightData, Status>>(2);
+    tokio::spawn(async move {
+        let counted = {
+            let query = Arc::clone(&tracked.query);
+            batches.map_ok(move |b| {
+                query.add_rows_returned(b.num_rows() as u64);
+                b
+            })
+        };
+        // Errors travel through the encoder as FlightError::Tonic and are unwrapped below.
+        let input = counted.map_err(|e| FlightError::Tonic(Box::new(Status::from(e))));
+        let mut encoded = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .with_max_flight_data_size(MAX_FLIGHT_DATA_BYTES)
+            .build(input);
+        let cancel = tracked.cancel_token();
+        let reason = tracked.cancelled_reporter();
+        let mut outcome: Result<(), Error> = Ok(());
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => { outcome = Err(reason.cancelled()); break; }
+                next = encoded.next() => next,
+            };
+            let item = match next {
+                None => break,
+                Some(Ok(data)) => Ok(data),
+                Some(Err(FlightError::Tonic(status))) => Err(*status),
+                Some(Err(other)) => Err(flight_error(other)),
+            };
+            let failed = item
+                .as_ref()
+                .err()
+                .map(|s| Error::Internal(s.message().to_owned()));
+            if tx.send(item).await.is_err() {
+                outcome = Err(Error::Cancelled("the client went away".to_owned()));
+                break;
+            }
+            if let Some(err) = failed {
+                outcome = Err(err);
+                break;
+            }
+        }
+        if let Err(err) = &outcome
+            && matches!(err, Error::Cancelled(_) | Error::DeadlineExceeded(_))
+        {
+            let _ = tx.send(Err(Status::from(err.clone()))).await;
+        }
+        tracked.finish(&outcome);
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+fn unsupported(rpc: &str) -> Status {
     Status::unimplemented(format!(
-        "FlightService/{rpc} is not built yet (issue 5: Arrow Flight result sets); \
-         use QueryService/Select meanwhile"
+        "FlightService/{rpc} is not supported: vastgate serves reads (GetFlightInfo, DoGet, \
+         GetSchema, ListFlights)"
     ))
 }
 
@@ -50,59 +285,132 @@ impl FlightService for FlightApi {
         &self,
         _: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Self::HandshakeStream>, Status> {
-        Err(missing("Handshake"))
+        // No authentication: answer with an empty handshake so clients that insist can proceed.
+        let reply = HandshakeResponse {
+            protocol_version: 0,
+            payload: Default::default(),
+        };
+        Ok(Response::new(Box::pin(futures::stream::iter([Ok(reply)]))))
     }
+
     async fn list_flights(
         &self,
         _: Request<Criteria>,
     ) -> Result<Response<Self::ListFlightsStream>, Status> {
-        Err(missing("ListFlights"))
+        let backend = self.state.catalog.backend();
+        let mut infos = Vec::new();
+        let buckets = if self.state.config.vast.buckets.is_empty() {
+            vec![String::new()]
+        } else {
+            self.state.config.vast.buckets.clone()
+        };
+        for bucket in buckets {
+            for schema in backend.list_schemas(&bucket).await.map_err(Error::from)? {
+                for summary in backend
+                    .list_tables(&bucket, &schema)
+                    .await
+                    .map_err(Error::from)?
+                {
+                    let table = &summary.table;
+                    let described = self.state.catalog.describe(table, false).await;
+                    let Ok(described) = described else { continue };
+                    let mut path = vec![table.schema.clone(), table.table.clone()];
+                    if !table.bucket.is_empty() {
+                        path.insert(0, table.bucket.clone());
+                    }
+                    let info = FlightInfo::new()
+                        .try_with_schema(&described.entry.meta.schema)
+                        .map_err(|e| Status::internal(format!("encoding a schema: {e}")))?
+                        .with_descriptor(FlightDescriptor::new_path(path))
+                        .with_total_records(i64::try_from(summary.num_rows).unwrap_or(i64::MAX))
+                        .with_total_bytes(i64::try_from(summary.size_bytes).unwrap_or(i64::MAX));
+                    infos.push(Ok(info));
+                }
+            }
+        }
+        Ok(Response::new(Box::pin(futures::stream::iter(infos))))
     }
+
     async fn get_flight_info(
         &self,
-        _: Request<FlightDescriptor>,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        Err(missing("GetFlightInfo"))
+        let tracked = Tracked::start(&self.state, &request, "GetFlightInfo");
+        let result = self.flight_info(&tracked, request.into_inner()).await;
+        let reply = result.clone();
+        tracked.finish(&result);
+        Ok(Response::new(reply?))
     }
+
     async fn poll_flight_info(
         &self,
-        _: Request<FlightDescriptor>,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<PollInfo>, Status> {
-        Err(missing("PollFlightInfo"))
+        let info = self.get_flight_info(request).await?.into_inner();
+        Ok(Response::new(PollInfo::new().with_info(info)))
     }
+
     async fn get_schema(
         &self,
-        _: Request<FlightDescriptor>,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
-        Err(missing("GetSchema"))
+        let tracked = Tracked::start(&self.state, &request, "GetSchema");
+        let result = async {
+            let command = command::from_descriptor(request.get_ref())?;
+            let (schema, _, _) = self.describe(&tracked, &command).await?;
+            SchemaAsIpc::new(&schema, &IpcWriteOptions::default())
+                .try_into()
+                .map_err(|e: arrow::error::ArrowError| Error::Internal(e.to_string()))
+        }
+        .await;
+        let reply = result.clone();
+        tracked.finish(&result);
+        Ok(Response::new(reply?))
     }
-    async fn do_get(&self, _: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
-        Err(missing("DoGet"))
+
+    async fn do_get(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
+        let tracked = Tracked::start(&self.state, &request, "DoGet");
+        match self
+            .ticket_batches(&tracked, &request.get_ref().ticket)
+            .await
+        {
+            Ok((schema, batches)) => Ok(Response::new(flight_stream(tracked, schema, batches))),
+            Err(err) => {
+                let status = Status::from(err.clone());
+                tracked.finish::<()>(&Err(err));
+                Err(status)
+            }
+        }
     }
+
     async fn do_put(
         &self,
         _: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
-        Err(Status::unimplemented(
-            "vastgate is read-only: DoPut is not supported",
-        ))
+        Err(unsupported("DoPut"))
     }
+
     async fn do_exchange(
         &self,
         _: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
-        Err(Status::unimplemented("DoExchange is not supported"))
+        Err(unsupported("DoExchange"))
     }
+
     async fn do_action(
         &self,
         _: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
-        Err(missing("DoAction"))
+        Err(unsupported("DoAction"))
     }
+
     async fn list_actions(
         &self,
         _: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
-        Err(missing("ListActions"))
+        Ok(Response::new(Box::pin(futures::stream::empty())))
     }
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod analytics;
+mod flight;
 mod harness;
 mod http;
 mod query;

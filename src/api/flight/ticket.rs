@@ -1,0 +1,155 @@
+//! Flight tickets: the signed body (`FlightTicketBody`) followed by its HMAC-SHA256.
+//!
+//! A ticket names the command and the split it reads and carries an expiry; the HMAC (key from
+//! `flight.ticket_key`, or random per process) makes it tamper-proof, so `DoGet` can trust it
+//! without server-side state.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, KeyInit, Mac};
+use prost::Message;
+use sha2::Sha256;
+
+use crate::proto::{FlightCommand, FlightTicketBody};
+
+type HmacSha256 = Hmac<Sha256>;
+const MAC_LEN: usize = 32;
+
+/// Why a ticket was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TicketError {
+    /// Too short, or the signature does not match: altered or not ours.
+    #[error(
+        "invalid ticket: it was altered or not issued by this server; call GetFlightInfo again"
+    )]
+    Tampered,
+    /// Signed by us but unreadable (a bug or a key shared with an incompatible version).
+    #[error("invalid ticket: {0}")]
+    Malformed(String),
+    /// Past its expiry.
+    #[error("ticket expired {0} s ago (flight.ticket_ttl); call GetFlightInfo again")]
+    Expired(u64),
+}
+
+/// Signs and checks tickets.
+#[derive(Clone)]
+pub(crate) struct TicketSigner {
+    key: Vec<u8>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for TicketSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketSigner")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl TicketSigner {
+    /// Uses `key` when non-empty, else 32 random bytes (tickets then die with the process).
+    pub(crate) fn new(key: &str, ttl: Duration) -> Self {
+        let key = if key.is_empty() {
+            // Two random v4 UUIDs: 244 random bits from the OS generator.
+            let mut bytes = uuid::Uuid::new_v4().as_bytes().to_vec();
+            bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+            bytes
+        } else {
+            key.as_bytes().to_vec()
+        };
+        Self { key, ttl }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC accepts keys of any length.
+        <HmacSha256 as KeyInit>::new_from_slice(&self.key).unwrap_or_else(|_| {
+            <HmacSha256 as KeyInit>::new_from_slice(&[0u8; 32]).expect("fixed-size key")
+        })
+    }
+
+    /// A ticket for split `split` of `num_splits` of `command`.
+    pub(crate) fn sign(&self, command: &FlightCommand, split: u32, num_splits: u32) -> Vec<u8> {
+        let body = FlightTicketBody {
+            command: Some(command.clone()),
+            split,
+            num_splits,
+            expires_unix: now_unix()
+                .saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
+        };
+        let mut bytes = body.encode_to_vec();
+        let mut mac = self.mac();
+        mac.update(&bytes);
+        bytes.extend_from_slice(&mac.finalize().into_bytes());
+        bytes
+    }
+
+    /// The body of a ticket we issued that has not expired.
+    pub(crate) fn verify(&self, ticket: &[u8]) -> Result<FlightTicketBody, TicketError> {
+        if ticket.len() < MAC_LEN {
+            return Err(TicketError::Tampered);
+        }
+        let (body, tag) = ticket.split_at(ticket.len() - MAC_LEN);
+        let mut mac = self.mac();
+        mac.update(body);
+        mac.verify_slice(tag).map_err(|_| TicketError::Tampered)?;
+        let body =
+            FlightTicketBody::decode(body).map_err(|e| TicketError::Malformed(e.to_string()))?;
+        let now = now_unix();
+        if body.expires_unix < now {
+            return Err(TicketError::Expired(
+                u64::try_from(now - body.expires_unix).unwrap_or(0),
+            ));
+        }
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{SelectRequest, flight_command::Command};
+
+    fn command() -> FlightCommand {
+        FlightCommand {
+            command: Some(Command::Select(SelectRequest {
+                limit: 7,
+                ..Default::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn round_trip_tamper_and_expiry() {
+        let signer = TicketSigner::new("secret", Duration::from_secs(60));
+        let ticket = signer.sign(&command(), 2, 4);
+        let body = signer.verify(&ticket).unwrap();
+        assert_eq!((body.split, body.num_splits), (2, 4));
+        assert_eq!(body.command, Some(command()));
+
+        let mut altered = ticket.clone();
+        altered[3] ^= 1;
+        assert_eq!(signer.verify(&altered), Err(TicketError::Tampered));
+        assert_eq!(signer.verify(&ticket[..10]), Err(TicketError::Tampered));
+        let other = TicketSigner::new("other", Duration::from_secs(60));
+        assert_eq!(other.verify(&ticket), Err(TicketError::Tampered));
+
+        let expired = TicketSigner {
+            key: b"secret".to_vec(),
+            ttl: Duration::ZERO,
+        };
+        let mut body = FlightTicketBody::decode(&ticket[..ticket.len() - MAC_LEN]).unwrap();
+        body.expires_unix = now_unix() - 5;
+        let mut bytes = body.encode_to_vec();
+        let mut mac = expired.mac();
+        mac.update(&bytes);
+        bytes.extend_from_slice(&mac.finalize().into_bytes());
+        assert!(matches!(signer.verify(&bytes), Err(TicketError::Expired(s)) if s >= 5));
+    }
+}

@@ -1,0 +1,188 @@
+//! Arrow Flight with arrow-flight's own Rust `FlightClient`.
+
+use arrow_flight::{FlightClient, FlightDescriptor, Ticket};
+use futures::TryStreamExt;
+use tonic::Code;
+
+use crate::{
+    harness::{SENSOR_ROWS, TestServer},
+    referee::{duckdb_count, duckdb_sensor_keys, sensor_keys},
+};
+
+/// Redeems one ticket on its own client (connection shared), as a parallel reader would.
+async fn read_all(
+    channel: &tonic::transport::Channel,
+    ticket: Ticket,
+) -> Vec<arrow::record_batch::RecordBatch> {
+    let mut client = FlightClient::new(channel.clone());
+    client
+        .do_get(ticket)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn list_flights_and_schema() {
+    let server = TestServer::start().await;
+    let channel = server.raw_channel().await;
+    let mut client = FlightClient::new(channel.clone());
+    let infos: Vec<_> = client
+        .list_flights(bytes::Bytes::new())
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let sensors = infos
+        .iter()
+        .find(|i| {
+            i.flight_descriptor
+                .as_ref()
+                .is_some_and(|d| d.path == ["demo", "sensors"])
+        })
+        .expect("demo.sensors listed");
+    assert_eq!(sensors.total_records, SENSOR_ROWS as i64);
+    assert!(infos.iter().any(|i| {
+        i.flight_descriptor
+            .as_ref()
+            .is_some_and(|d| d.path == ["demo", "orders"])
+    }));
+    let schema = client
+        .get_schema(FlightDescriptor::new_path(vec![
+            "demo".into(),
+            "sensors".into(),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(schema.fields().len(), 7);
+    assert_eq!(schema.field(0).name(), "ts");
+}
+
+#[tokio::test]
+async fn whole_table_by_path_and_filtered_select_split_four_ways() {
+    let server = TestServer::start().await;
+    let channel = server.raw_channel().await;
+    let mut client = FlightClient::new(channel.clone());
+    let info = client
+        .get_flight_info(FlightDescriptor::new_path(vec![
+            "demo".into(),
+            "sensors".into(),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(info.total_records, SENSOR_ROWS as i64);
+    let mut batches = Vec::new();
+    for endpoint in &info.endpoint {
+        batches.extend(read_all(&channel, endpoint.ticket.clone().unwrap()).await);
+    }
+    assert_eq!(sensor_keys(&batches), duckdb_sensor_keys("true"));
+
+    let command = r#"{"select": {
+        "table": {"schema": "demo", "table": "sensors"},
+        "columns": ["ts", "sensor_id", "temperature"],
+        "filter": {"or": {"filters": [
+            {"compare": {"column": "region", "op": "EQ", "value": {"stringValue": "west"}}},
+            {"compare": {"column": "temperature", "op": "GT", "value": {"floatValue": 25}}}]}},
+        "hints": {"numSplits": 4}}}"#;
+    let info = client
+        .get_flight_info(FlightDescriptor::new_cmd(command))
+        .await
+        .unwrap();
+    assert_eq!(
+        info.endpoint.len(),
+        3,
+        "300k rows in 3 row groups bound the split count"
+    );
+    let schema = info.clone().try_decode_schema().unwrap();
+    assert_eq!(schema.fields().len(), 3);
+    // Every endpoint at once, as a parallel client would.
+    let reads = info
+        .endpoint
+        .iter()
+        .map(|e| read_all(&channel, e.ticket.clone().unwrap()));
+    let batches: Vec<_> = futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(
+        sensor_keys(&batches),
+        duckdb_sensor_keys("region = 'west' OR temperature > 25")
+    );
+}
+
+#[tokio::test]
+async fn sql_and_analytics_commands() {
+    let server = TestServer::start().await;
+    let channel = server.raw_channel().await;
+    let mut client = FlightClient::new(channel.clone());
+    let command = r#"{"sql": {"table": {"schema": "demo", "table": "sensors"},
+        "filter": {"compare": {"column": "sensor_id", "op": "LT", "value": {"intValue": "5"}}},
+        "sql": "SELECT count(*) AS n FROM t"}}"#;
+    let info = client
+        .get_flight_info(FlightDescriptor::new_cmd(command))
+        .await
+        .unwrap();
+    assert_eq!(info.endpoint.len(), 1);
+    let batches = read_all(&channel, info.endpoint[0].ticket.clone().unwrap()).await;
+    let text = arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    let expected = duckdb_count("sensors", "sensor_id < 5");
+    assert!(text.contains(&format!("| {expected} |")), "{text}");
+
+    let command = r#"{"percentiles": {"table": {"schema": "demo", "table": "sensors"},
+        "groupBy": ["region"], "valueColumn": "temperature", "quantiles": [0.5]}}"#;
+    let info = client
+        .get_flight_info(FlightDescriptor::new_cmd(command))
+        .await
+        .unwrap();
+    let batches = read_all(&channel, info.endpoint[0].ticket.clone().unwrap()).await;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 4, "one row per region");
+
+    let bad = client
+        .get_flight_info(FlightDescriptor::new_cmd(r#"{"percentiles": {"table": {"schema": "demo", "table": "sensors"}, "valueColumn": "status"}}"#))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("status"), "{bad}");
+}
+
+#[tokio::test]
+async fn tampered_and_expired_tickets_are_refused() {
+    let server = TestServer::with_config("[flight]\nticket_ttl = \"0s\"\n").await;
+    let channel = server.raw_channel().await;
+    let mut client = FlightClient::new(channel.clone());
+    let info = client
+        .get_flight_info(FlightDescriptor::new_path(vec![
+            "demo".into(),
+            "orders".into(),
+        ]))
+        .await
+        .unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let mut altered = ticket.ticket.to_vec();
+    altered[4] ^= 0x40;
+    let status = refusal(&mut client, Ticket::new(altered)).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("altered"), "{status:?}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let status = refusal(&mut client, ticket).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("expired"), "{status:?}");
+    let status = refusal(&mut client, Ticket::new(vec![1, 2, 3])).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
+
+/// The status a refused `DoGet` ends with.
+async fn refusal(client: &mut FlightClient, ticket: Ticket) -> tonic::Status {
+    match client.do_get(ticket).await {
+        Err(arrow_flight::error::FlightError::Tonic(status)) => *status,
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("the ticket was accepted"),
+    }
+}
