@@ -191,7 +191,10 @@ async fn grpc_select(
 fn duckdb_read(parquet: &std::path::Path, columns: &str) -> (u64, u64, f64) {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch("SET threads = 2").unwrap();
-    let sql = format!("SELECT {columns} FROM read_parquet('{}')", parquet.display());
+    let sql = format!(
+        "SELECT {columns} FROM read_parquet('{}')",
+        parquet.display()
+    );
     let mut best = (0, 0, f64::MAX);
     for streamed in [false, true] {
         for _ in 0..3 {

@@ -17,7 +17,8 @@
 //! - [`predicate`]: the filter tree, validated against a table schema and evaluated on Arrow.
 //! - [`plan`]: how many splits a scan uses.
 //! - [`exec`]: the split executor: bounded, cancellable, merging split streams.
-//! - [`backend`]: the storage contract and the local Parquet backend.
+//! - [`backend`]: the storage contract, the local Parquet backend and the VAST DB protocol.
+//! - [`emulator`]: a VAST DB protocol server over a Parquet folder (`vastgate emulate`).
 //! - [`state`]: the shared state handed to every handler.
 //! - [`monitor`]: the query log: running and recent queries, slow queries, trends, export.
 //! - [`gen_data`]: the deterministic demo dataset.
@@ -28,6 +29,7 @@ pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod emulator;
 pub mod error;
 pub mod exec;
 pub mod gen_data;
