@@ -58,12 +58,13 @@ pub(super) fn verify_signature(
         ));
     };
     let payload = sigv4::sha256_hex(body);
-    if let Some(claimed) = header("x-amz-content-sha256") {
-        if claimed != payload && claimed != "UNSIGNED-PAYLOAD" {
-            return Err(S3Error::bad_request(
-                "x-amz-content-sha256 does not match the body",
-            ));
-        }
+    if let Some(claimed) = header("x-amz-content-sha256")
+        && claimed != payload
+        && claimed != "UNSIGNED-PAYLOAD"
+    {
+        return Err(S3Error::bad_request(
+            "x-amz-content-sha256 does not match the body",
+        ));
     }
     let expected = sigv4::signature(
         &config.secret_key,

@@ -32,11 +32,11 @@ pub(super) fn table_ref(call: &Call) -> TableRef {
     }
 }
 
+/// A page of `(index, name)` entries, the next key and whether more remain.
+type ListPage<'a> = (Vec<(usize, &'a String)>, u64, bool);
+
 /// One page of a listing of `names`, honouring the name filter and paging headers.
-fn page<'a>(
-    call: &Call,
-    names: &'a [String],
-) -> Result<(Vec<(usize, &'a String)>, u64, bool), S3Error> {
+fn page<'a>(call: &Call, names: &'a [String]) -> Result<ListPage<'a>, S3Error> {
     let exact = call.header("tabular-name-exact-match");
     let prefix = call.header("tabular-name-prefix").unwrap_or("");
     let max_keys: usize = call.header_num("tabular-max-keys")?.unwrap_or(1000).max(1);

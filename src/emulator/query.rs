@@ -183,10 +183,10 @@ async fn produce(
                 let _ = tx.send(Err(Dropped)).await;
                 return;
             }
-            if let Some((n, pause)) = fault.stall_after {
-                if sent == n {
-                    tokio::time::sleep(pause).await;
-                }
+            if let Some((n, pause)) = fault.stall_after
+                && sent == n
+            {
+                tokio::time::sleep(pause).await;
             }
             if tx.send(Ok(Bytes::from(frame))).await.is_err() {
                 return; // client gone

@@ -12,8 +12,10 @@ first mismatch.
 """
 
 import argparse
+import json
 import sys
 import time
+import urllib.request
 
 import duckdb
 import pyarrow as pa
@@ -65,6 +67,14 @@ def same_rows(got: pa.Table, parquet: str, columns, where: str) -> tuple:
         f"UNION ALL ({expected} EXCEPT ALL SELECT {cols} FROM got))"
     ).fetchone()[0]
     return got.num_rows, n_expected, diff
+
+
+def set_faults(endpoint: str, config: dict) -> None:
+    """Configures the emulator's fault injection (`POST /_emulator/faults`)."""
+    request = urllib.request.Request(f"{endpoint}/_emulator/faults",
+                                     data=json.dumps(config).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
 
 
 def main() -> int:
@@ -141,6 +151,27 @@ def main() -> int:
         check(got.schema.names == ["status", "sensor_id"], "projection keeps request order")
         rows, expected, diff = same_rows(got, parquet, ["status", "sensor_id"], "humidity > 85")
         check(rows == expected and diff == 0, f"predicate-only column: {rows} rows")
+
+    # Faults on the second emulator: dropped connections mid-response and 503 SlowDown. The SDK
+    # retries the split from its last complete pages; no row may be lost or repeated.
+    faults = [
+        ("connection dropped after 10 frames, twice", {"seed": 7, "drop_after_frames": 10, "times": 2}),
+        ("503 SlowDown, twice", {"seed": 7, "error_rate": 1.0, "error_status": 503, "times": 2}),
+    ]
+    for fname, fault in faults:
+        set_faults(endpoints[-1], fault)
+        config = QueryConfig(num_splits=2, num_sub_splits=3, num_row_groups_per_sub_split=1,
+                             limit_rows_per_sub_split=7000, data_endpoints=[endpoints[-1]])
+        with session.transaction() as tx:
+            table = tx.bucket(args.bucket).schema("demo").table("sensors")
+            start = time.time()
+            got = table.select(columns=columns, predicate=table["sensor_id"] < 10,
+                               config=config).read_all()
+            rows, expected, diff = same_rows(got, parquet, columns, "sensor_id < 10")
+            check(rows == expected and diff == 0,
+                  f"[fault: {fname}] {rows} rows (duckdb {expected}, differing {diff}) "
+                  f"in {time.time() - start:.2f}s")
+        set_faults(endpoints[-1], {})
 
     print(f"{failures} failures", flush=True)
     return 1 if failures else 0

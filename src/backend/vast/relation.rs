@@ -199,3 +199,6 @@ impl Relation {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;
