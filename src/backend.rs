@@ -6,6 +6,7 @@
 pub mod local;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod vast;
 
 use std::fmt;
 

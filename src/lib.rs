@@ -20,7 +20,8 @@
 //! - [`engine`]: the DuckDB worker pool: sandboxed connections, streaming Arrow ingest, cancel.
 //! - [`analytics`]: one module per analytic: request → columns + SQL over view `t` → typed
 //!   response.
-//! - [`backend`]: the storage contract and the local Parquet backend.
+//! - [`backend`]: the storage contract, the local Parquet backend and the VAST DB protocol.
+//! - [`emulator`]: a VAST DB protocol server over a Parquet folder (`vastgate emulate`).
 //! - [`state`]: the shared state handed to every handler.
 //! - [`monitor`]: the query log: running and recent queries, slow queries, trends, export.
 //! - [`gen_data`]: the deterministic demo dataset.
@@ -32,6 +33,7 @@ pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod emulator;
 pub mod engine;
 pub mod error;
 pub mod exec;

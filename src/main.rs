@@ -4,9 +4,9 @@ use std::{collections::HashMap, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use vastgate::{
-    cli::{Cli, Command, ServeArgs},
+    cli::{Cli, Command, EmulateArgs, ServeArgs},
     config::{BackendKind, Config},
-    gen_data, server,
+    emulator, gen_data, server,
     state::AppState,
     telemetry,
 };
@@ -42,14 +42,45 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Command::Emulate(_) => {
-                eprintln!(
-                    "vastgate emulate is not built yet (issue 4: VAST DB client and emulator)"
-                );
-                ExitCode::from(2)
-            }
+            Command::Emulate(args) => emulate(args).await,
         }
     })
+}
+
+async fn emulate(args: EmulateArgs) -> ExitCode {
+    telemetry::init(&Default::default());
+    let faults = match args.faults.as_deref().map(serde_json::from_str).transpose() {
+        Ok(faults) => faults.unwrap_or_default(),
+        Err(err) => {
+            eprintln!("--faults is not a fault config: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(err) => {
+            eprintln!("cannot bind --listen {}: {err}", args.listen);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!("listening on {addr}"),
+        Err(err) => tracing::warn!("listener has no address: {err}"),
+    }
+    let config = emulator::EmulatorConfig {
+        data_dir: args.data,
+        bucket: args.bucket,
+        access_key: args.access_key,
+        secret_key: args.secret_key,
+        faults,
+    };
+    match emulator::serve(listener, config, server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("emulator failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {

@@ -17,7 +17,7 @@ use super::{
     Backend, BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef, TableSummary,
 };
 
-pub use files::TableFiles;
+pub use files::{RowGroupSlice, TableFiles};
 
 /// A folder of Parquet tables.
 #[derive(Debug)]
@@ -42,7 +42,8 @@ impl LocalBackend {
         &self.root
     }
 
-    async fn table_files(&self, table: &TableRef) -> Result<Arc<TableFiles>, BackendError> {
+    /// The files and footers of a table (cached).
+    pub async fn table_files(&self, table: &TableRef) -> Result<Arc<TableFiles>, BackendError> {
         let root = self.root.clone();
         let table = table.clone();
         let footers = self.footers.clone();

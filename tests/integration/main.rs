@@ -8,3 +8,4 @@ mod harness;
 mod http;
 mod query;
 mod referee;
+mod vast_sdk;

@@ -28,6 +28,21 @@ pub(super) struct RowGroupRef {
     pub(super) row_group: usize,
 }
 
+/// One row group of a table, located for a reader.
+#[derive(Debug, Clone)]
+pub struct RowGroupSlice {
+    /// The Parquet file.
+    pub path: PathBuf,
+    /// Its parsed footer.
+    pub metadata: ArrowReaderMetadata,
+    /// Row group index inside the file.
+    pub row_group: usize,
+    /// Global index of its first row in the table.
+    pub first_row: u64,
+    /// Rows in it.
+    pub num_rows: u64,
+}
+
 /// The files of one table, in name order, with their footers.
 #[derive(Debug)]
 pub struct TableFiles {
@@ -53,6 +68,31 @@ impl TableFiles {
     /// Bytes on disk.
     pub fn size_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// Every row group in table order with its file, footer and global first row (for readers
+    /// that address rows by position, like the VAST emulator).
+    pub fn row_group_slices(&self) -> Vec<RowGroupSlice> {
+        let mut first_row = 0u64;
+        let mut out = Vec::with_capacity(self.row_groups.len());
+        for rg in &self.row_groups {
+            let info = &self.files[rg.file];
+            let rows = info
+                .metadata
+                .metadata()
+                .row_group(rg.row_group)
+                .num_rows()
+                .max(0) as u64;
+            out.push(RowGroupSlice {
+                path: info.path.clone(),
+                metadata: info.metadata.clone(),
+                row_group: rg.row_group,
+                first_row,
+                num_rows: rows,
+            });
+            first_row += rows;
+        }
+        out
     }
 
     pub(super) fn row_groups(&self) -> &[RowGroupRef] {

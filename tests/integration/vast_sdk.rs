@@ -1,0 +1,126 @@
+//! The official VAST SDK (Python `vastdb`, pinned in `tests/sdk/requirements.txt`) against two
+//! emulators over the shared demo data, checked row for row against DuckDB by
+//! `tests/sdk/test_sdk_emulator.py`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use tokio::sync::oneshot;
+use vastgate::emulator::{self, EmulatorConfig, FaultConfig};
+
+use crate::harness::data_dir;
+
+const BUCKET: &str = "vastgate-test";
+const ACCESS: &str = "test-access";
+const SECRET: &str = "test-secret";
+
+/// A running emulator, stopped on drop.
+pub(crate) struct Emulator {
+    pub(crate) url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Emulator {
+    /// An emulator over `data` on 127.0.0.1:0.
+    pub(crate) async fn start(data: &Path) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel();
+        let config = EmulatorConfig {
+            data_dir: data.to_owned(),
+            bucket: BUCKET.to_owned(),
+            access_key: ACCESS.to_owned(),
+            secret_key: SECRET.to_owned(),
+            faults: FaultConfig::default(),
+        };
+        tokio::spawn(async move {
+            emulator::serve(listener, config, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("emulator runs");
+        });
+        Self {
+            url: format!("http://{addr}"),
+            shutdown: Some(tx),
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The Python with the SDK: `$VASTGATE_PYTHON`, else `.venv/bin/python`, else a `.venv` made
+/// here from `tests/sdk/requirements.txt`.
+fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("VASTGATE_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        println!(
+            "creating {} from tests/sdk/requirements.txt",
+            venv.display()
+        );
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv (install python3 or set VASTGATE_PYTHON)");
+        assert!(status.success(), "python3 -m venv failed");
+        let status = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "-r"])
+            .arg(root.join("tests/sdk/requirements.txt"))
+            .status()
+            .expect("pip install");
+        assert!(
+            status.success(),
+            "pip install -r tests/sdk/requirements.txt failed"
+        );
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_sdk_reads_the_emulator_like_duckdb() {
+    let data = data_dir().to_owned();
+    let (a, b) = (Emulator::start(&data).await, Emulator::start(&data).await);
+    let python = python();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/test_sdk_emulator.py");
+    let endpoints = format!("{},{}", a.url, b.url);
+    println!(
+        "running {} {} --endpoints {endpoints}",
+        python.display(),
+        script.display()
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .args(["--endpoints", &endpoints, "--bucket", BUCKET])
+            .args(["--access", ACCESS, "--secret", SECRET, "--data"])
+            .arg(&data)
+            .output()
+            .expect("run the SDK script")
+    })
+    .await
+    .expect("SDK script task");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the SDK script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("0 failures"));
+}
