@@ -17,8 +17,8 @@ use vastgate::{
     state::AppState,
 };
 
-/// Rows of `demo.sensors` in the shared dataset (3 row groups of 131,072 and a rest).
-pub(crate) const SENSOR_ROWS: u64 = 300_000;
+/// Rows of `demo.sensors` in the shared dataset (4 row groups of 131,072 and a rest).
+pub(crate) const SENSOR_ROWS: u64 = 600_000;
 
 /// The demo dataset, generated once per test binary.
 pub(crate) fn data_dir() -> &'static Path {

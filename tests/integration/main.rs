@@ -6,6 +6,7 @@ mod analytics;
 mod flight;
 mod harness;
 mod http;
+mod python;
 mod query;
 mod referee;
 mod vast_sdk;

@@ -10,7 +10,7 @@ use std::{
 use tokio::sync::oneshot;
 use vastgate::emulator::{self, EmulatorConfig, FaultConfig};
 
-use crate::harness::data_dir;
+use crate::{harness::data_dir, python::python};
 
 const BUCKET: &str = "vastgate-test";
 const ACCESS: &str = "test-access";
@@ -57,39 +57,6 @@ impl Drop for Emulator {
             let _ = tx.send(());
         }
     }
-}
-
-/// The Python with the SDK: `$VASTGATE_PYTHON`, else `.venv/bin/python`, else a `.venv` made
-/// here from `tests/sdk/requirements.txt`.
-fn python() -> PathBuf {
-    if let Some(path) = std::env::var_os("VASTGATE_PYTHON") {
-        return PathBuf::from(path);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join(".venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        println!(
-            "creating {} from tests/sdk/requirements.txt",
-            venv.display()
-        );
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 -m venv (install python3 or set VASTGATE_PYTHON)");
-        assert!(status.success(), "python3 -m venv failed");
-        let status = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "-r"])
-            .arg(root.join("tests/sdk/requirements.txt"))
-            .status()
-            .expect("pip install");
-        assert!(
-            status.success(),
-            "pip install -r tests/sdk/requirements.txt failed"
-        );
-    }
-    python
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
