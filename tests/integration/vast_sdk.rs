@@ -2,10 +2,7 @@
 //! emulators over the shared demo data, checked row for row against DuckDB by
 //! `tests/sdk/test_sdk_emulator.py`.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::Path, process::Command};
 
 use tokio::sync::oneshot;
 use vastgate::emulator::{self, EmulatorConfig, FaultConfig};
