@@ -1,0 +1,217 @@
+//! pyarrow.flight pulling 10M rows of `demo.sensors` from vastgate, next to a minimal
+//! arrow-flight server serving the same batches from memory (the ceiling). Issue 5's benchmark.
+//!
+//! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo bench --bench flight` (needs `.venv` with pyarrow,
+//! e.g. from a test run, or `VASTGATE_PYTHON`). Prints Markdown.
+
+mod common;
+
+use std::{pin::Pin, process::Command, sync::Arc};
+
+use arrow::record_batch::RecordBatch;
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo,
+    HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
+    encode::FlightDataEncoderBuilder,
+    flight_service_server::{FlightService, FlightServiceServer},
+};
+use futures::{Stream, StreamExt, TryStreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+/// Endpoints the ceiling server offers, matching vastgate's split count for 10M rows.
+const CEILING_ENDPOINTS: usize = 10;
+
+fn main() {
+    let (data, _guard) = common::data();
+    let parquet = data.join("demo/sensors.parquet");
+    let python = std::env::var("VASTGATE_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (ours, ceiling) = runtime.block_on(async {
+        let vastgate = serve_vastgate(data).await;
+        let ceiling = serve_ceiling(&parquet).await;
+        (vastgate, ceiling)
+    });
+    let pull = |addr: &str, path: &[&str]| -> (f64, f64, f64, String) {
+        let out = Command::new(&python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/benches/flight_pull.py"
+            ))
+            .arg(addr)
+            .args(path)
+            .output()
+            .expect("run benches/flight_pull.py (needs pyarrow; set VASTGATE_PYTHON)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let v: Vec<&str> = text.split_whitespace().collect();
+        (
+            v[0].parse().unwrap(),
+            v[1].parse().unwrap(),
+            v[2].parse().unwrap(),
+            v[3].to_owned(),
+        )
+    };
+    let (rows, secs, bytes, endpoints) = pull(&ours, &["demo", "sensors"]);
+    let (c_rows, c_secs, c_bytes, c_endpoints) = pull(&ceiling, &["ceiling"]);
+    println!("| server | endpoints | rows | seconds | Mrows/s | GB/s (Arrow) | share of ceiling |");
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| minimal arrow-flight server, batches in memory (ceiling) | {c_endpoints} | {c_rows} | {c_secs:.3} | {:.1} | {:.2} | 100% |",
+        c_rows / c_secs / 1e6,
+        c_bytes / c_secs / 1e9
+    );
+    println!(
+        "| vastgate (Parquet scan per split) | {endpoints} | {rows} | {secs:.3} | {:.1} | {:.2} | {:.0}% |",
+        rows / secs / 1e6,
+        bytes / secs / 1e9,
+        100.0 * c_secs / secs
+    );
+    println!();
+    println!(
+        "Peak RSS of the benchmark process: {:.0} MiB",
+        common::peak_rss_mib()
+    );
+}
+
+async fn serve_vastgate(data: std::path::PathBuf) -> String {
+    let mut config = vastgate::config::Config::default();
+    config.local.data_dir = data;
+    let state = vastgate::state::AppState::new(config).unwrap();
+    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = grpc.local_addr().unwrap().to_string();
+    tokio::spawn(vastgate::server::serve(
+        grpc,
+        http,
+        state,
+        std::future::pending(),
+    ));
+    addr
+}
+
+async fn serve_ceiling(parquet: &std::path::Path) -> String {
+    let file = std::fs::File::open(parquet).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .with_batch_size(65_536)
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let service = FlightServiceServer::new(Ceiling {
+        batches: Arc::new(batches),
+    })
+    .max_encoding_message_size(16 << 20);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    addr
+}
+
+/// Serves preloaded batches: endpoint `i` streams every `CEILING_ENDPOINTS`-th batch from `i`.
+struct Ceiling {
+    batches: Arc<Vec<RecordBatch>>,
+}
+
+type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl FlightService for Ceiling {
+    type HandshakeStream = Boxed<HandshakeResponse>;
+    type ListFlightsStream = Boxed<FlightInfo>;
+    type DoGetStream = Boxed<FlightData>;
+    type DoPutStream = Boxed<PutResult>;
+    type DoExchangeStream = Boxed<FlightData>;
+    type DoActionStream = Boxed<arrow_flight::Result>;
+    type ListActionsStream = Boxed<ActionType>;
+
+    async fn get_flight_info(
+        &self,
+        r: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = self.batches[0].schema();
+        let mut info = FlightInfo::new()
+            .try_with_schema(&schema)
+            .unwrap()
+            .with_descriptor(r.into_inner());
+        for i in 0..CEILING_ENDPOINTS {
+            info =
+                info.with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(vec![i as u8])));
+        }
+        Ok(Response::new(info))
+    }
+    async fn do_get(&self, r: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        let start = r.into_inner().ticket.first().copied().unwrap_or(0) as usize;
+        let batches: Vec<_> = self
+            .batches
+            .iter()
+            .skip(start)
+            .step_by(CEILING_ENDPOINTS)
+            .cloned()
+            .map(Ok)
+            .collect();
+        let stream = FlightDataEncoderBuilder::new()
+            .build(futures::stream::iter(batches))
+            .map_err(Status::from);
+        Ok(Response::new(stream.boxed()))
+    }
+    async fn handshake(
+        &self,
+        _: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Self::HandshakeStream>, Status> {
+        Err(Status::unimplemented("ceiling"))
+    }
+    async fn list_flights(
+        &self,
+        _: Request<Criteria>,
+    ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        Err(Status::unimplemented("ceiling"))
+    }
+    async fn poll_flight_info(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> Result<Response<PollInfo>, Status> {
+        Err(Status::unimplemented("ceiling"))
+    }
+    async fn get_schema(
+        &self,
+        _: Request<FlightDescriptor>,
+    ) -> Result<Response<SchemaResult>, Status> {
+        Err(Status::unimplemented("ceiling"))
+    }
+    async fn do_put(
+        &self,
+        _: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoPutStream>, Status> {
+        Err(Status::unimplemented("ceiling"))
+    }
+    async fn do_exchange(
+        &self,
+        _: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        Err(Status::unimplemented("ceiling"))
+    }
+    async fn do_action(
+        &self,
+        _: Request<Action>,
+    ) -> Result<Response<Self::DoActionStream>, Status> {
+        Err(Status::unimplemented("ceiling"))
+    }
+    async fn list_actions(
+        &self,
+        _: Request<Empty>,
+    ) -> Result<Response<Self::ListActionsStream>, Status> {
+        Err(Status::unimplemented("ceiling"))
+    }
+}
