@@ -31,7 +31,7 @@ fn main() {
         .build()
         .unwrap();
     let (ours, ceiling) = runtime.block_on(async {
-        let vastgate = serve_vastgate(data).await;
+        let vastgate = common::start(data, |_| {}).await.to_string();
         let ceiling = serve_ceiling(&parquet).await;
         (vastgate, ceiling)
     });
@@ -79,22 +79,6 @@ fn main() {
         "Peak RSS of the benchmark process: {:.0} MiB",
         common::peak_rss_mib()
     );
-}
-
-async fn serve_vastgate(data: std::path::PathBuf) -> String {
-    let mut config = vastgate::config::Config::default();
-    config.local.data_dir = data;
-    let state = vastgate::state::AppState::new(config).unwrap();
-    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = grpc.local_addr().unwrap().to_string();
-    tokio::spawn(vastgate::server::serve(
-        grpc,
-        http,
-        state,
-        std::future::pending(),
-    ));
-    addr
 }
 
 async fn serve_ceiling(parquet: &std::path::Path) -> String {

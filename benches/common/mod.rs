@@ -28,7 +28,21 @@ pub(crate) fn data() -> (PathBuf, Option<tempfile::TempDir>) {
 }
 
 /// Starts the service over `data` on loopback and returns a connected channel.
+#[allow(dead_code)] // not every benchmark speaks gRPC
 pub(crate) async fn server(data: PathBuf, configure: impl FnOnce(&mut Config)) -> Channel {
+    let addr = start(data, configure).await;
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Starts the service over `data` on loopback; returns the gRPC address.
+pub(crate) async fn start(
+    data: PathBuf,
+    configure: impl FnOnce(&mut Config),
+) -> std::net::SocketAddr {
     let mut config = Config::default();
     config.local.data_dir = data;
     configure(&mut config);
@@ -42,11 +56,7 @@ pub(crate) async fn server(data: PathBuf, configure: impl FnOnce(&mut Config)) -
         Arc::clone(&state),
         std::future::pending(),
     ));
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+    addr
 }
 
 /// Peak resident set size of this process so far, in MiB (Linux).
