@@ -6,15 +6,7 @@ use futures::StreamExt;
 use tonic::Code;
 use vastgate::proto;
 
-use crate::harness::TestServer;
-
-fn sensors() -> Option<proto::TableRef> {
-    Some(proto::TableRef {
-        bucket: String::new(),
-        schema: "demo".into(),
-        table: "sensors".into(),
-    })
-}
+use crate::harness::{TestServer, sensors};
 
 #[tokio::test]
 async fn cache_stats_and_invalidation() {

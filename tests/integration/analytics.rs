@@ -7,17 +7,9 @@ use tonic::Code;
 use vastgate::proto::{self, CompareOp, Filter, filter::Kind, literal::Value as Lit};
 
 use crate::{
-    harness::{TestServer, parquet_path},
+    harness::{TestServer, parquet_path, sensors},
     referee::decode_chunks,
 };
-
-fn sensors() -> Option<proto::TableRef> {
-    Some(proto::TableRef {
-        bucket: String::new(),
-        schema: "demo".into(),
-        table: "sensors".into(),
-    })
-}
 
 fn sensor_below(id: i64) -> Option<Filter> {
     Some(Filter {

@@ -31,6 +31,15 @@ pub(crate) fn data_dir() -> &'static Path {
     .path()
 }
 
+/// `demo.sensors` as a request's table.
+pub(crate) fn sensors() -> Option<vastgate::proto::TableRef> {
+    Some(vastgate::proto::TableRef {
+        bucket: String::new(),
+        schema: "demo".into(),
+        table: "sensors".into(),
+    })
+}
+
 /// The Parquet file of a demo table.
 pub(crate) fn parquet_path(table: &str) -> PathBuf {
     data_dir().join("demo").join(format!("{table}.parquet"))

@@ -5,17 +5,9 @@ use tonic::Code;
 use vastgate::proto::{self, CompareOp, Filter, Literal, filter::Kind, literal::Value as Lit};
 
 use crate::{
-    harness::{SENSOR_ROWS, TestServer},
+    harness::{SENSOR_ROWS, TestServer, sensors},
     referee::{decode_chunks, duckdb_count, duckdb_sensor_keys, sensor_keys},
 };
-
-fn sensors() -> Option<proto::TableRef> {
-    Some(proto::TableRef {
-        bucket: String::new(),
-        schema: "demo".into(),
-        table: "sensors".into(),
-    })
-}
 
 fn lit(v: Lit) -> Literal {
     Literal { value: Some(v) }
@@ -383,122 +375,117 @@ async fn select_error(
 async fn bad_input_gets_the_right_code_and_names_the_problem() {
     let server = TestServer::start().await;
     let mut client = server.query().await;
-    let missing = proto::TableRef {
-        bucket: String::new(),
-        schema: "demo".into(),
-        table: "sensorz".into(),
+    let table = |schema: &str, table: &str| {
+        Some(proto::TableRef {
+            bucket: String::new(),
+            schema: schema.into(),
+            table: table.into(),
+        })
     };
-    let status = select_error(
-        &mut client,
-        proto::SelectRequest {
-            table: Some(missing.clone()),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(status.code(), Code::NotFound, "{status:?}");
-    assert!(status.message().contains("sensorz"), "{status:?}");
+    let select = |filter: Option<Filter>, columns: Vec<String>, limit: u64| proto::SelectRequest {
+        table: sensors(),
+        filter,
+        columns,
+        limit,
+        ..Default::default()
+    };
+    let in_list = Filter {
+        kind: Some(Kind::In(proto::InList {
+            column: "region".into(),
+            values: vec![],
+        })),
+    };
+    // (request, expected code, text the message must name)
+    let cases = [
+        (
+            proto::SelectRequest {
+                table: table("demo", "sensorz"),
+                ..Default::default()
+            },
+            Code::NotFound,
+            "sensorz",
+        ),
+        (
+            select(
+                Some(cmp("temprature", CompareOp::Gt, Lit::FloatValue(1.0))),
+                vec![],
+                0,
+            ),
+            Code::InvalidArgument,
+            "temprature",
+        ),
+        (
+            select(
+                Some(cmp(
+                    "sensor_id",
+                    CompareOp::Eq,
+                    Lit::StringValue("3".into()),
+                )),
+                vec![],
+                0,
+            ),
+            Code::InvalidArgument,
+            "sensor_id",
+        ),
+        (
+            select(None, vec!["ts".into(), "nope".into()], 0),
+            Code::InvalidArgument,
+            "nope",
+        ),
+        (
+            select(None, vec![], u64::MAX),
+            Code::InvalidArgument,
+            "max_select_limit",
+        ),
+        (
+            select(Some(in_list), vec![], 0),
+            Code::InvalidArgument,
+            "region",
+        ),
+        (
+            proto::SelectRequest {
+                table: None,
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+            "table",
+        ),
+        (
+            proto::SelectRequest {
+                table: table("..", "etc"),
+                ..Default::default()
+            },
+            Code::InvalidArgument,
+            "..",
+        ),
+    ];
+    for (request, code, needle) in cases {
+        let count = proto::CountRequest {
+            table: request.table.clone(),
+            filter: request.filter.clone(),
+            hints: None,
+        };
+        let status = select_error(&mut client, request).await;
+        assert_eq!(status.code(), code, "{status:?}");
+        assert!(status.message().contains(needle), "{needle}: {status:?}");
+        if status.message().contains("columns") || status.message().contains("limit") {
+            continue; // Count has neither
+        }
+        let status = client.count(count).await.unwrap_err();
+        assert_eq!(status.code(), code, "Count: {status:?}");
+        assert!(
+            status.message().contains(needle),
+            "Count {needle}: {status:?}"
+        );
+    }
     let status = client
         .describe_table(proto::DescribeTableRequest {
-            table: Some(missing),
+            table: table("demo", "sensorz"),
             bypass_cache: false,
         })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-
-    let status = select_error(
-        &mut client,
-        proto::SelectRequest {
-            table: sensors(),
-            filter: Some(cmp("temprature", CompareOp::Gt, Lit::FloatValue(1.0))),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("temprature"), "{status:?}");
-
-    let status = select_error(
-        &mut client,
-        proto::SelectRequest {
-            table: sensors(),
-            filter: Some(cmp(
-                "sensor_id",
-                CompareOp::Eq,
-                Lit::StringValue("three".into()),
-            )),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("sensor_id"), "{status:?}");
-
-    let status = select_error(
-        &mut client,
-        proto::SelectRequest {
-            table: sensors(),
-            columns: vec!["ts".into(), "nope".into()],
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("nope"), "{status:?}");
-
-    let status = select_error(
-        &mut client,
-        proto::SelectRequest {
-            table: sensors(),
-            limit: u64::MAX,
-            ..Default::default()
-        },
-    )
-    .await;
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("max_select_limit"), "{status:?}");
-
-    let status = client
-        .count(proto::CountRequest {
-            table: sensors(),
-            filter: Some(Filter {
-                kind: Some(Kind::In(proto::InList {
-                    column: "region".into(),
-                    values: vec![],
-                })),
-            }),
-            hints: None,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("region"), "{status:?}");
-
-    let status = client
-        .count(proto::CountRequest {
-            table: None,
-            filter: None,
-            hints: None,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-
-    let escape = proto::TableRef {
-        bucket: String::new(),
-        schema: "..".into(),
-        table: "etc".into(),
-    };
-    let status = client
-        .count(proto::CountRequest {
-            table: Some(escape),
-            filter: None,
-            hints: None,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 }
 
 #[tokio::test]
