@@ -247,6 +247,9 @@ pub struct EngineConfig {
     pub max_queue: usize,
     /// Most rows an `Sql` request returns.
     pub max_result_rows: u64,
+    /// Most rows (points, anomalies, buckets…) one typed analytics response may hold; larger
+    /// results are refused with a message to narrow the filter or use `Sql` / Flight.
+    pub max_response_rows: u64,
 }
 
 impl Default for EngineConfig {
@@ -257,6 +260,7 @@ impl Default for EngineConfig {
             memory_limit: "4GB".to_owned(),
             max_queue: 32,
             max_result_rows: 1_000_000,
+            max_response_rows: 250_000,
         }
     }
 }
@@ -429,6 +433,7 @@ impl Config {
             self.engine.threads_per_worker as u64,
         )?;
         positive("engine.max_result_rows", self.engine.max_result_rows)?;
+        positive("engine.max_response_rows", self.engine.max_response_rows)?;
         positive("monitor.query_log_size", self.monitor.query_log_size as u64)?;
         if self.backend.kind == BackendKind::Vast {
             if self.vast.endpoints.is_empty() {

@@ -166,13 +166,26 @@ impl AnalyticsApi {
     {
         let tracked = Tracked::start(&self.state, &request, method);
         let req = request.into_inner();
+        let max_rows = self.state.config.engine.max_response_rows;
         let result = async {
-            let output = start(&tracked, &req, |schema| req.plan(schema), false).await?;
+            // One row past the limit tells "too many" from "exactly the limit".
+            let plan = |schema: &arrow::datatypes::Schema| {
+                let mut plan = req.plan(schema)?;
+                plan.query.max_rows = Some(max_rows.saturating_add(1));
+                Ok(plan)
+            };
+            let output = start(&tracked, &req, plan, false).await?;
             let batches = output
                 .collect()
                 .await
                 .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            if rows as u64 > max_rows {
+                return Err(Error::InvalidArgument(format!(
+                    "{method} would return more than {max_rows} rows (engine.max_response_rows); \
+                     narrow the filter, or stream bulk results with Sql or Arrow Flight"
+                )));
+            }
             tracked.query.add_rows_returned(rows as u64);
             let mut response = req.decode(&batches).map_err(analytics_error)?;
             response.set_query_id(tracked.query.id().to_owned());

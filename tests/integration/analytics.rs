@@ -460,3 +460,33 @@ async fn analytics_errors_name_the_problem() {
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn oversized_typed_results_are_refused_not_truncated() {
+    let server = TestServer::with_config("[engine]\nmax_response_rows = 1000\n").await;
+    let mut client = server.analytics().await;
+    let request = |window_rows| proto::MovingAverageRequest {
+        table: sensors(),
+        filter: sensor_below(1),
+        time_column: "ts".into(),
+        value_column: "temperature".into(),
+        window_rows,
+        ..Default::default()
+    };
+    let status = client.moving_average(request(10)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("max_response_rows"), "{status:?}");
+    // A result within the limit is complete.
+    let got = client
+        .top_n(proto::TopNRequest {
+            table: sensors(),
+            group_by: vec!["sensor_id".into()],
+            function: "count".into(),
+            n: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.rows.len(), 20);
+}
