@@ -24,6 +24,7 @@ pub(crate) fn pool() -> EnginePool {
         memory_limit: "2GB".to_owned(),
         max_queue: 8,
         max_result_rows: 1_000_000,
+        ..Default::default()
     })
     .expect("engine")
 }

@@ -21,6 +21,7 @@ pub(crate) fn test_config(workers: usize, max_queue: usize) -> EngineConfig {
         memory_limit: "1GB".to_owned(),
         max_queue,
         max_result_rows: 1_000_000,
+        ..Default::default()
     }
 }
 
