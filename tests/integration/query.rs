@@ -509,3 +509,19 @@ async fn select_returns_query_id_metadata() {
         .to_owned();
     assert_eq!(response.into_inner().query_id, header);
 }
+
+#[tokio::test]
+async fn server_deadline_ends_a_long_select_with_deadline_exceeded() {
+    let server = TestServer::with_config("[server]\nrequest_timeout = \"1ms\"\n").await;
+    let mut client = server.query().await;
+    let status = select_error(
+        &mut client,
+        proto::SelectRequest {
+            table: sensors(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains("request_timeout"), "{status:?}");
+}
