@@ -8,4 +8,5 @@ mod harness;
 mod http;
 mod query;
 mod referee;
+mod vast;
 mod vast_sdk;
