@@ -14,6 +14,7 @@
 mod client;
 pub mod frames;
 mod meta;
+mod pushdown;
 pub mod relation;
 mod request;
 mod response;

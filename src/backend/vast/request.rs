@@ -3,11 +3,14 @@
 
 use arrow::datatypes::{DataType, Field, TimeUnit};
 
-use super::wire::{arrow_fb as fb, ir};
-use crate::backend::BackendError;
+use super::{
+    pushdown,
+    wire::{arrow_fb as fb, ir},
+};
+use crate::{backend::BackendError, predicate::Predicate};
 
 /// A flat (leaf) column's compute-IR type, or an error for types the client does not send.
-fn fb_type(field: &Field) -> Result<fb::Type, BackendError> {
+pub(crate) fn fb_type(field: &Field) -> Result<fb::Type, BackendError> {
     let unit = |u: &TimeUnit| match u {
         TimeUnit::Second => fb::TimeUnit::Second,
         TimeUnit::Millisecond => fb::TimeUnit::Millisecond,
@@ -67,9 +70,13 @@ fn fb_type(field: &Field) -> Result<fb::Type, BackendError> {
     })
 }
 
-/// The body of a `query_data` request reading `fields` (all projected, in order) with no
-/// pushed-down filter (`and()`); the exact filter is applied by the client.
-pub(crate) fn query_body(fields: &[&Field]) -> Result<Vec<u8>, BackendError> {
+/// The body of a `query_data` request reading `fields` (all projected, in order) with the
+/// pushable part of `predicate` as its filter, and how many conjuncts were pushed. The client
+/// still applies the exact predicate to what comes back.
+pub(crate) fn query_body(
+    fields: &[&Field],
+    predicate: Option<&Predicate>,
+) -> Result<(Vec<u8>, usize), BackendError> {
     let mut schema_fields = Vec::with_capacity(fields.len());
     for field in fields {
         schema_fields.push(fb::Field {
@@ -85,13 +92,11 @@ pub(crate) fn query_body(fields: &[&Field]) -> Result<Vec<u8>, BackendError> {
             position: u32::try_from(i).unwrap_or(u32::MAX),
         })
         .collect();
-    let filter = ir::Expression {
-        impl_: Some(ir::ExpressionImpl::Call(Box::new(ir::Call {
-            name: Some("and".to_owned()),
-            arguments: Some(Vec::new()),
-            orderings: None,
-        }))),
+    let resolve = |name: &str| {
+        let i = fields.iter().position(|f| f.name() == name)?;
+        Some((u32::try_from(i).ok()?, fields[i]))
     };
+    let (filter, pushed) = pushdown::filter(predicate, &resolve);
     let relation = ir::Relation {
         impl_: Some(ir::RelationImpl::Source(Box::new(ir::Source {
             id: None,
@@ -104,7 +109,10 @@ pub(crate) fn query_body(fields: &[&Field]) -> Result<Vec<u8>, BackendError> {
             projection: Some(projection),
         }))),
     };
-    Ok(planus::Builder::new().finish(&relation, None).to_vec())
+    Ok((
+        planus::Builder::new().finish(&relation, None).to_vec(),
+        pushed,
+    ))
 }
 
 #[cfg(test)]
@@ -120,7 +128,8 @@ mod tests {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             true,
         );
-        let body = query_body(&[&a, &b]).unwrap();
+        let (body, pushed) = query_body(&[&a, &b], None).unwrap();
+        assert_eq!(pushed, 0);
         let rel = relation::decode(&body).unwrap();
         assert_eq!(rel.schema.len(), 2);
         assert_eq!(rel.schema[0].name, "a");

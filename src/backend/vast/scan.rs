@@ -106,7 +106,8 @@ fn prepare(
         }
     }
     let fields: Vec<_> = columns.iter().map(|i| schema.field(*i)).collect();
-    let body = query_body(&fields)?;
+    let (body, pushed) = query_body(&fields, req.predicate.as_ref())?;
+    tracing::debug!(%table, pushed, "query_data filter conjuncts pushed down");
     let bucket = backend.bucket(&table.bucket)?.to_owned();
     let n = backend.endpoints.len();
     Ok(Job {
