@@ -117,3 +117,51 @@ async fn vast_reads_survive_slow_down_and_dropped_connections() {
     assert_eq!(got.len(), expected.len(), "row count under faults");
     assert!(got == expected, "rows lost or repeated under faults");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vast_read_fails_cleanly_when_every_endpoint_keeps_failing() {
+    let dropping = FaultConfig {
+        drop_after_frames: Some(3),
+        ..Default::default()
+    };
+    let (a, b) = (
+        Emulator::with_faults(data_dir(), dropping.clone()).await,
+        Emulator::with_faults(data_dir(), dropping).await,
+    );
+    let server = TestServer::with_vast(&[&a.url, &b.url], SMALL_PAGES).await;
+    let result = server
+        .query()
+        .await
+        .select(proto::SelectRequest {
+            table: sensors(),
+            columns: vec!["ts".into()],
+            ..Default::default()
+        })
+        .await;
+    let err = match result {
+        Err(e) => e,
+        Ok(stream) => decode_chunks(stream.into_inner())
+            .await
+            .expect_err("every response is cut"),
+    };
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
+    assert!(
+        err.message().contains("127.0.0.1") && err.message().contains("query_data"),
+        "the error names the endpoint and the call: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vast_wrong_secret_is_an_auth_error() {
+    let a = Emulator::start(data_dir()).await;
+    let server = TestServer::with_vast_secret(&[&a.url], "wrong", "").await;
+    let err = server
+        .query()
+        .await
+        .list_schemas(proto::ListSchemasRequest::default())
+        .await
+        .expect_err("bad signature");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    assert!(err.message().contains("authentication failed"), "{err}");
+    assert!(err.message().contains(&a.url), "{err}");
+}
