@@ -105,17 +105,27 @@ impl Endpoint {
         timeout: Duration,
     ) -> Result<Self, BackendError> {
         let url = url.trim_end_matches('/').to_owned();
-        let Some(authority) = url.strip_prefix("http://") else {
+        if !url.starts_with("http://") {
             return Err(BackendError::Unsupported(format!(
                 "vast.endpoints: `{url}`: only http:// endpoints are supported"
             )));
-        };
+        }
         let uri: http::Uri = url.parse().map_err(|e| {
             BackendError::Invalid(format!("vast.endpoints: `{url}` is not a URL: {e}"))
         })?;
+        let (Some(authority), Some(host)) = (uri.authority(), uri.host()) else {
+            return Err(BackendError::Invalid(format!(
+                "vast.endpoints: `{url}` has no host"
+            )));
+        };
+        if uri.path() != "/" && !uri.path().is_empty() {
+            return Err(BackendError::Invalid(format!(
+                "vast.endpoints: `{url}`: give scheme, host and port only (no path)"
+            )));
+        }
         let sign_host = match uri.port_u16() {
-            None | Some(80) | Some(443) => uri.host().unwrap_or(authority).to_owned(),
-            Some(_) => authority.to_owned(),
+            None | Some(80) | Some(443) => host.to_owned(),
+            Some(_) => authority.as_str().to_owned(),
         };
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(connect_timeout));

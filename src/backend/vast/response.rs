@@ -91,7 +91,16 @@ impl Decoder {
         if !self.done {
             return Err("the response ended without the done marker (truncated)".to_owned());
         }
-        Ok(())
+        match self
+            .open
+            .iter()
+            .find(|(_, o)| !o.ipc.is_empty() || !o.columns.is_empty())
+        {
+            Some((id, _)) => Err(format!(
+                "the response ended with a half-built page of stream {id}"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Decodes one frame at the start of `data`: bytes used, or `None` if incomplete.
