@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Instant};
 
 use crate::{
-    backend::{Backend, local::LocalBackend},
+    backend::{Backend, local::LocalBackend, vast::VastBackend},
     catalog::Catalog,
     config::{BackendKind, Config},
     engine::EnginePool,
@@ -40,13 +40,11 @@ impl AppState {
                 config.local.data_dir.clone(),
                 config.local.batch_rows,
             )),
-            BackendKind::Vast => {
-                return Err(Error::Unimplemented(
-                    "backend.kind = \"vast\" is not available yet (issue 4: the VAST DB client); \
-                     use backend.kind = \"local\""
-                        .to_owned(),
-                ));
-            }
+            BackendKind::Vast => VastBackend::new(&config.vast).map_err(|e| {
+                Error::Internal(format!(
+                    "cannot set up the VAST backend (check [vast]): {e}"
+                ))
+            })?,
         };
         Self::with_backend(config, backend)
     }

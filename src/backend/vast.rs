@@ -6,8 +6,20 @@
 //! - `wire`: planus-generated flatbuffers (tabular responses, compute-IR, Arrow schema types).
 //! - `relation`: the `query_data` body (compute-IR `Relation`) as plain Rust values.
 //! - `frames`: the `query_data` response framing.
+//! - `client`: one endpoint over HTTP/1.1: signing, tabular headers, S3 XML errors.
+//! - `meta`: [`VastBackend`]: failover, transactions, listings, stats, columns.
+//! - `request`, `response`, `scan`: the `query_data` body, the response decoder, split reads
+//!   with resume-on-failure.
 
+mod client;
 pub mod frames;
+mod meta;
+mod pushdown;
 pub mod relation;
+mod request;
+mod response;
+mod scan;
 pub mod sigv4;
 pub(crate) mod wire;
+
+pub use meta::{ROW_GROUP_ROWS, VastBackend};

@@ -83,6 +83,27 @@ impl TestServer {
         }
     }
 
+    /// A server with `backend.kind = "vast"` over `endpoints` (test emulators); `toml` adds
+    /// sections other than `[backend]` and `[vast]`.
+    pub(crate) async fn with_vast(endpoints: &[&str], toml: &str) -> Self {
+        Self::with_vast_secret(endpoints, crate::vast_sdk::SECRET, toml).await
+    }
+
+    /// Like [`Self::with_vast`], signing with `secret`.
+    pub(crate) async fn with_vast_secret(endpoints: &[&str], secret: &str, toml: &str) -> Self {
+        use crate::vast_sdk::{ACCESS, BUCKET};
+        let list = endpoints
+            .iter()
+            .map(|e| format!("\"{e}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            "[backend]\nkind = \"vast\"\n[vast]\nendpoints = [{list}]\naccess_key = \"{ACCESS}\"\n\
+             secret_key = \"{secret}\"\nbuckets = [\"{BUCKET}\"]\n{toml}"
+        );
+        Self::with_config(&text).await
+    }
+
     async fn channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.grpc))
             .unwrap()

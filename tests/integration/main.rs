@@ -9,4 +9,5 @@ mod http;
 mod python;
 mod query;
 mod referee;
+mod vast;
 mod vast_sdk;

@@ -5,8 +5,9 @@ use tonic::Code;
 use vastgate::proto::{self, CompareOp, Filter, Literal, filter::Kind, literal::Value as Lit};
 
 use crate::{
-    harness::{SENSOR_ROWS, TestServer, sensors},
+    harness::{SENSOR_ROWS, TestServer, data_dir, sensors},
     referee::{decode_chunks, duckdb_count, duckdb_sensor_keys, sensor_keys},
+    vast_sdk::Emulator,
 };
 
 fn lit(v: Lit) -> Literal {
@@ -188,6 +189,22 @@ fn cases() -> Vec<(&'static str, Filter, String)> {
 #[tokio::test]
 async fn select_and_count_agree_with_duckdb_for_every_operator() {
     let server = TestServer::with_config("[exec]\nrows_per_split = 100000\n").await;
+    check_every_operator(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vast_select_and_count_agree_with_duckdb_for_every_operator() {
+    let (a, b) = (
+        Emulator::start(data_dir()).await,
+        Emulator::start(data_dir()).await,
+    );
+    let server =
+        TestServer::with_vast(&[&a.url, &b.url], "[exec]\nrows_per_split = 100000\n").await;
+    check_every_operator(&server).await;
+}
+
+/// Select and Count of every case of [`cases`] against DuckDB.
+pub(crate) async fn check_every_operator(server: &TestServer) {
     let mut client = server.query().await;
     for (name, filter, sql) in cases() {
         let expected = duckdb_sensor_keys(&sql);

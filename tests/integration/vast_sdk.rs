@@ -9,9 +9,12 @@ use vastgate::emulator::{self, EmulatorConfig, FaultConfig};
 
 use crate::{harness::data_dir, python::python};
 
-const BUCKET: &str = "vastgate-test";
-const ACCESS: &str = "test-access";
-const SECRET: &str = "test-secret";
+/// The bucket the test emulators serve.
+pub(crate) const BUCKET: &str = "vastgate-test";
+/// The access key the test emulators accept.
+pub(crate) const ACCESS: &str = "test-access";
+/// The secret key the test emulators accept.
+pub(crate) const SECRET: &str = "test-secret";
 
 /// A running emulator, stopped on drop.
 pub(crate) struct Emulator {
@@ -22,6 +25,11 @@ pub(crate) struct Emulator {
 impl Emulator {
     /// An emulator over `data` on 127.0.0.1:0.
     pub(crate) async fn start(data: &Path) -> Self {
+        Self::with_faults(data, FaultConfig::default()).await
+    }
+
+    /// An emulator over `data` on 127.0.0.1:0 injecting `faults`.
+    pub(crate) async fn with_faults(data: &Path, faults: FaultConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -32,7 +40,7 @@ impl Emulator {
             bucket: BUCKET.to_owned(),
             access_key: ACCESS.to_owned(),
             secret_key: SECRET.to_owned(),
-            faults: FaultConfig::default(),
+            faults,
         };
         tokio::spawn(async move {
             emulator::serve(listener, config, async {
