@@ -58,407 +58,417 @@ fn group(g: &Option<proto::Group>) -> String {
     g.as_ref().map(|g| g.values.join("|")).unwrap_or_default()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn percentiles_trend_correlation_match_duckdb() {
-    let server = TestServer::start().await;
-    let mut client = server.analytics().await;
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.analytics().await;
 
-    let got = client
-        .percentiles(proto::PercentilesRequest {
-            table: sensors(),
-            filter: sensor_below(10),
-            group_by: vec!["region".into()],
-            value_column: "temperature".into(),
-            quantiles: vec![0.1, 0.5, 0.99],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!got.query_id.is_empty());
-    let expected = duck(
-        "SELECT region, count(temperature), quantile_cont(temperature, 0.1), \
-         quantile_cont(temperature, 0.5), quantile_cont(temperature, 0.99) \
-         FROM s WHERE sensor_id < 10 GROUP BY region ORDER BY region",
-    );
-    assert_eq!(got.rows.len(), expected.len());
-    for (row, want) in got.rows.iter().zip(&expected) {
-        assert_eq!(group(&row.group), want[0].clone().unwrap());
-        assert_eq!(row.n.to_string(), want[1].clone().unwrap());
-        for (i, q) in row.values.iter().enumerate() {
-            assert!(
-                close(q.value, f(&want[2 + i])),
-                "{q:?} vs {:?}",
-                want[2 + i]
-            );
-        }
-    }
-
-    let got = client
-        .trend(proto::TrendRequest {
-            table: sensors(),
-            group_by: vec!["sensor_id".into()],
-            time_column: "ts".into(),
-            value_column: "temperature".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let expected = duck(
-        "SELECT sensor_id, regr_slope(temperature, epoch_us(ts) / 1e6), \
-         regr_intercept(temperature, epoch_us(ts) / 1e6), regr_r2(temperature, epoch_us(ts) / 1e6), \
-         regr_count(temperature, epoch_us(ts) / 1e6) FROM s GROUP BY sensor_id ORDER BY sensor_id",
-    );
-    assert_eq!(got.trends.len(), 20);
-    for (row, want) in got.trends.iter().zip(&expected) {
-        assert_eq!(group(&row.group), want[0].clone().unwrap());
-        assert!(close(row.slope_per_second, f(&want[1])), "{row:?} {want:?}");
-        assert!(
-            (row.intercept - f(&want[2])).abs() <= 1e-6 * f(&want[2]).abs().max(1.0),
-            "{row:?} {want:?}"
-        );
-        assert!(close(row.r_squared, f(&want[3])));
-        assert_eq!(row.n.to_string(), want[4].clone().unwrap());
-    }
-    // The generator gives sensor k a trend of (k - 9.5) × 0.004 °C per day on top of a daily
-    // cycle shared by all sensors, so slopes differ by 0.076 °C per day from sensor 0 to 19.
-    let spread = (got.trends[19].slope_per_second - got.trends[0].slope_per_second) * 86_400.0;
-    assert!(
-        (spread - 0.076).abs() < 0.02,
-        "slope spread {spread} °C/day"
-    );
-
-    let got = client
-        .correlation(proto::CorrelationRequest {
-            table: sensors(),
-            columns: vec!["temperature".into(), "humidity".into(), "pressure".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut pairs: HashMap<(String, String), (f64, u64)> = HashMap::new();
-    for p in &got.pairs {
-        pairs.insert((p.x.clone(), p.y.clone()), (p.r, p.n));
-    }
-    for (x, y) in [
-        ("temperature", "humidity"),
-        ("temperature", "pressure"),
-        ("humidity", "pressure"),
-    ] {
-        let want = duck(&format!(
-            "SELECT corr({x}, {y}), count(*) FILTER ({x} IS NOT NULL AND {y} IS NOT NULL) FROM s"
-        ));
-        let (r, n) = pairs[&(x.to_owned(), y.to_owned())];
-        assert!(close(r, f(&want[0][0])), "{x},{y}: {r} vs {:?}", want[0][0]);
-        assert_eq!(n.to_string(), want[0][1].clone().unwrap());
-    }
-}
-
-#[tokio::test]
-async fn histogram_top_n_window_match_duckdb() {
-    let server = TestServer::start().await;
-    let mut client = server.analytics().await;
-
-    let got = client
-        .histogram(proto::HistogramRequest {
-            table: sensors(),
-            group_by: vec!["region".into()],
-            value_column: "humidity".into(),
-            edges: vec![40.0, 50.0, 60.0, 70.0],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let expected = duck(
-        "SELECT region, count(*) FILTER (humidity >= 40 AND humidity < 50), \
-         count(*) FILTER (humidity >= 50 AND humidity < 60), \
-         count(*) FILTER (humidity >= 60 AND humidity <= 70), \
-         count(*) FILTER (humidity < 40), count(*) FILTER (humidity > 70), \
-         count(*) FILTER (humidity IS NULL) FROM s GROUP BY region ORDER BY region",
-    );
-    assert_eq!(got.histograms.len(), 4);
-    for (h, want) in got.histograms.iter().zip(&expected) {
-        assert_eq!(group(&h.group), want[0].clone().unwrap());
-        let counts: Vec<String> = h.bins.iter().map(|b| b.count.to_string()).collect();
-        let want_counts: Vec<String> = want[1..4].iter().map(|v| v.clone().unwrap()).collect();
-        assert_eq!(counts, want_counts);
-        assert_eq!(
-            [h.underflow, h.overflow, h.nulls]
-                .map(|v| v.to_string())
-                .to_vec(),
-            want[4..7]
-                .iter()
-                .map(|v| v.clone().unwrap())
-                .collect::<Vec<_>>()
-        );
-    }
-
-    let got = client
-        .top_n(proto::TopNRequest {
-            table: sensors(),
-            group_by: vec!["sensor_id".into()],
-            value_column: "temperature".into(),
-            function: "avg".into(),
-            n: 3,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let expected = duck(
-        "SELECT sensor_id, avg(temperature) AS a FROM s GROUP BY sensor_id ORDER BY a DESC LIMIT 3",
-    );
-    assert_eq!(got.rows.len(), 3);
-    for (i, (row, want)) in got.rows.iter().zip(&expected).enumerate() {
-        assert_eq!(row.rank as usize, i + 1);
-        assert_eq!(group(&row.group), want[0].clone().unwrap());
-        assert!(close(row.value, f(&want[1])));
-    }
-
-    let day = 1_767_225_600i64;
-    let got = client
-        .window_aggregate(proto::WindowAggregateRequest {
-            table: sensors(),
-            filter: sensor_below(4),
-            group_by: vec!["region".into()],
-            time_column: "ts".into(),
-            interval: Some(prost_types::Duration {
-                seconds: 3_600,
-                nanos: 0,
-            }),
-            value_columns: vec!["temperature".into()],
-            functions: vec!["count".into(), "avg".into(), "max".into(), "p95".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let expected = duck(
-        "SELECT region, (epoch_us(ts) // 3600000000) * 3600 AS b, count(temperature), avg(temperature), \
-         max(temperature), quantile_cont(temperature, 0.95) FROM s WHERE sensor_id < 4 \
-         GROUP BY region, b ORDER BY region, b",
-    );
-    assert_eq!(got.buckets.len(), expected.len());
-    for (bucket, want) in got.buckets.iter().zip(&expected) {
-        assert_eq!(group(&bucket.group), want[0].clone().unwrap());
-        let start = bucket.start.as_ref().unwrap().seconds;
-        assert_eq!(start.to_string(), want[1].clone().unwrap());
-        assert!(start >= day && start % 3_600 == 0);
-        for (key, i) in [
-            ("count_temperature", 2),
-            ("avg_temperature", 3),
-            ("max_temperature", 4),
-            ("p95_temperature", 5),
-        ] {
-            assert!(
-                close(bucket.values[key], f(&want[i])),
-                "{key}: {} vs {:?}",
-                bucket.values[key],
-                want[i]
-            );
-        }
-    }
-}
-
-#[tokio::test]
-async fn anomalies_and_moving_average_match_duckdb() {
-    let server = TestServer::start().await;
-    let mut client = server.analytics().await;
-    let got = client
-        .detect_anomalies(proto::DetectAnomaliesRequest {
-            table: sensors(),
-            group_by: vec!["sensor_id".into()],
-            time_column: "ts".into(),
-            value_column: "temperature".into(),
-            threshold: 3.0,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let expected = duck(
-        "SELECT sensor_id, epoch_us(ts), z FROM (SELECT sensor_id, ts, \
-         (temperature - avg(temperature) OVER w) / stddev_samp(temperature) OVER w AS z \
-         FROM s WINDOW w AS (PARTITION BY sensor_id)) WHERE abs(z) >= 3 ORDER BY sensor_id, ts",
-    );
-    assert!(!expected.is_empty(), "the demo data has injected spikes");
-    let non_null = duck("SELECT count(temperature) FROM s");
-    assert_eq!(
-        got.rows_examined.to_string(),
-        non_null[0][0].clone().unwrap()
-    );
-    let mut ours: Vec<(String, i64, f64)> = got
-        .anomalies
-        .iter()
-        .map(|a| {
-            let t = a.time.as_ref().unwrap();
-            (
-                group(&a.group),
-                t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000,
-                a.z_score,
-            )
-        })
-        .collect();
-    ours.sort_by(|a, b| {
-        (a.0.parse::<i32>().unwrap(), a.1).cmp(&(b.0.parse::<i32>().unwrap(), b.1))
-    });
-    assert_eq!(ours.len(), expected.len());
-    for (o, want) in ours.iter().zip(&expected) {
-        assert_eq!(o.0, want[0].clone().unwrap());
-        assert_eq!(o.1.to_string(), want[1].clone().unwrap());
-        assert!(close(o.2, f(&want[2])));
-    }
-
-    let got = client
-        .moving_average(proto::MovingAverageRequest {
-            table: sensors(),
-            filter: Some(Filter {
-                kind: Some(Kind::Compare(proto::Comparison {
-                    column: "sensor_id".into(),
-                    op: CompareOp::Eq as i32,
-                    value: Some(proto::Literal {
-                        value: Some(Lit::IntValue(3)),
-                    }),
-                })),
-            }),
-            time_column: "ts".into(),
-            value_column: "temperature".into(),
-            window_rows: 5,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let expected = duck(
-        "SELECT epoch_us(ts), avg(temperature) OVER (ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) \
-         FROM s WHERE sensor_id = 3 ORDER BY ts",
-    );
-    assert_eq!(got.points.len(), expected.len());
-    for (p, want) in got.points.iter().zip(&expected) {
-        let t = p.time.as_ref().unwrap();
-        assert_eq!(
-            (t.seconds * 1_000_000).to_string(),
-            want[0].clone().unwrap()
-        );
-        assert!(close(p.average, f(&want[1])), "{p:?} {want:?}");
-    }
-}
-
-#[tokio::test]
-async fn sql_over_the_filtered_view_and_refusals() {
-    let server = TestServer::start().await;
-    let mut client = server.analytics().await;
-    let stream = client
-        .sql(proto::SqlRequest {
-            table: sensors(),
-            filter: sensor_below(8),
-            sql: "SELECT region, count(*) AS n, round(avg(temperature), 6) AS a FROM t GROUP BY region ORDER BY region".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let (_, batches, _) = decode_chunks(stream).await.unwrap();
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
-    let expected = duck(
-        "SELECT region, count(*), round(avg(temperature), 6) FROM s WHERE sensor_id < 8 GROUP BY region ORDER BY region",
-    );
-    for row in &expected {
-        let line = format!(
-            "| {} | {} | {} |",
-            row[0].clone().unwrap(),
-            row[1].clone().unwrap(),
-            row[2].clone().unwrap()
-        );
-        let compact: String = text.split_whitespace().collect();
-        assert!(
-            compact.contains(&line.split_whitespace().collect::<String>()),
-            "{line} not in\n{text}"
-        );
-    }
-
-    for bad in [
-        "SELECT 1; SELECT 2",
-        "COPY t TO '/tmp/x.csv'",
-        "SELECT * FROM read_parquet('/etc/passwd')",
-        "ATTACH 'x.db'",
-        "PRAGMA version",
-        "INSTALL httpfs",
-    ] {
-        let status = match client
-            .sql(proto::SqlRequest {
+        let got = client
+            .percentiles(proto::PercentilesRequest {
                 table: sensors(),
-                sql: bad.into(),
+                filter: sensor_below(10),
+                group_by: vec!["region".into()],
+                value_column: "temperature".into(),
+                quantiles: vec![0.1, 0.5, 0.99],
                 ..Default::default()
             })
             .await
-        {
-            Err(status) => status,
-            Ok(stream) => decode_chunks(stream.into_inner()).await.expect_err(bad),
-        };
-        assert_eq!(status.code(), Code::InvalidArgument, "{bad}: {status:?}");
+            .unwrap()
+            .into_inner();
+        assert!(!got.query_id.is_empty());
+        let expected = duck(
+            "SELECT region, count(temperature), quantile_cont(temperature, 0.1), \
+             quantile_cont(temperature, 0.5), quantile_cont(temperature, 0.99) \
+             FROM s WHERE sensor_id < 10 GROUP BY region ORDER BY region",
+        );
+        assert_eq!(got.rows.len(), expected.len());
+        for (row, want) in got.rows.iter().zip(&expected) {
+            assert_eq!(group(&row.group), want[0].clone().unwrap());
+            assert_eq!(row.n.to_string(), want[1].clone().unwrap());
+            for (i, q) in row.values.iter().enumerate() {
+                assert!(
+                    close(q.value, f(&want[2 + i])),
+                    "{q:?} vs {:?}",
+                    want[2 + i]
+                );
+            }
+        }
+
+        let got = client
+            .trend(proto::TrendRequest {
+                table: sensors(),
+                group_by: vec!["sensor_id".into()],
+                time_column: "ts".into(),
+                value_column: "temperature".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let expected = duck(
+            "SELECT sensor_id, regr_slope(temperature, epoch_us(ts) / 1e6), \
+             regr_intercept(temperature, epoch_us(ts) / 1e6), regr_r2(temperature, epoch_us(ts) / 1e6), \
+             regr_count(temperature, epoch_us(ts) / 1e6) FROM s GROUP BY sensor_id ORDER BY sensor_id",
+        );
+        assert_eq!(got.trends.len(), 20);
+        for (row, want) in got.trends.iter().zip(&expected) {
+            assert_eq!(group(&row.group), want[0].clone().unwrap());
+            assert!(close(row.slope_per_second, f(&want[1])), "{row:?} {want:?}");
+            assert!(
+                (row.intercept - f(&want[2])).abs() <= 1e-6 * f(&want[2]).abs().max(1.0),
+                "{row:?} {want:?}"
+            );
+            assert!(close(row.r_squared, f(&want[3])));
+            assert_eq!(row.n.to_string(), want[4].clone().unwrap());
+        }
+        // The generator gives sensor k a trend of (k - 9.5) × 0.004 °C per day on top of a daily
+        // cycle shared by all sensors, so slopes differ by 0.076 °C per day from sensor 0 to 19.
+        let spread = (got.trends[19].slope_per_second - got.trends[0].slope_per_second) * 86_400.0;
+        assert!(
+            (spread - 0.076).abs() < 0.02,
+            "slope spread {spread} °C/day"
+        );
+
+        let got = client
+            .correlation(proto::CorrelationRequest {
+                table: sensors(),
+                columns: vec!["temperature".into(), "humidity".into(), "pressure".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut pairs: HashMap<(String, String), (f64, u64)> = HashMap::new();
+        for p in &got.pairs {
+            pairs.insert((p.x.clone(), p.y.clone()), (p.r, p.n));
+        }
+        for (x, y) in [
+            ("temperature", "humidity"),
+            ("temperature", "pressure"),
+            ("humidity", "pressure"),
+        ] {
+            let want = duck(&format!(
+                "SELECT corr({x}, {y}), count(*) FILTER ({x} IS NOT NULL AND {y} IS NOT NULL) FROM s"
+            ));
+            let (r, n) = pairs[&(x.to_owned(), y.to_owned())];
+            assert!(close(r, f(&want[0][0])), "{x},{y}: {r} vs {:?}", want[0][0]);
+            assert_eq!(n.to_string(), want[0][1].clone().unwrap());
+        }
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn histogram_top_n_window_match_duckdb() {
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.analytics().await;
+
+        let got = client
+            .histogram(proto::HistogramRequest {
+                table: sensors(),
+                group_by: vec!["region".into()],
+                value_column: "humidity".into(),
+                edges: vec![40.0, 50.0, 60.0, 70.0],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let expected = duck(
+            "SELECT region, count(*) FILTER (humidity >= 40 AND humidity < 50), \
+             count(*) FILTER (humidity >= 50 AND humidity < 60), \
+             count(*) FILTER (humidity >= 60 AND humidity <= 70), \
+             count(*) FILTER (humidity < 40), count(*) FILTER (humidity > 70), \
+             count(*) FILTER (humidity IS NULL) FROM s GROUP BY region ORDER BY region",
+        );
+        assert_eq!(got.histograms.len(), 4);
+        for (h, want) in got.histograms.iter().zip(&expected) {
+            assert_eq!(group(&h.group), want[0].clone().unwrap());
+            let counts: Vec<String> = h.bins.iter().map(|b| b.count.to_string()).collect();
+            let want_counts: Vec<String> = want[1..4].iter().map(|v| v.clone().unwrap()).collect();
+            assert_eq!(counts, want_counts);
+            assert_eq!(
+                [h.underflow, h.overflow, h.nulls]
+                    .map(|v| v.to_string())
+                    .to_vec(),
+                want[4..7]
+                    .iter()
+                    .map(|v| v.clone().unwrap())
+                    .collect::<Vec<_>>()
+            );
+        }
+
+        let got = client
+            .top_n(proto::TopNRequest {
+                table: sensors(),
+                group_by: vec!["sensor_id".into()],
+                value_column: "temperature".into(),
+                function: "avg".into(),
+                n: 3,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let expected = duck(
+            "SELECT sensor_id, avg(temperature) AS a FROM s GROUP BY sensor_id ORDER BY a DESC LIMIT 3",
+        );
+        assert_eq!(got.rows.len(), 3);
+        for (i, (row, want)) in got.rows.iter().zip(&expected).enumerate() {
+            assert_eq!(row.rank as usize, i + 1);
+            assert_eq!(group(&row.group), want[0].clone().unwrap());
+            assert!(close(row.value, f(&want[1])));
+        }
+
+        let day = 1_767_225_600i64;
+        let got = client
+            .window_aggregate(proto::WindowAggregateRequest {
+                table: sensors(),
+                filter: sensor_below(4),
+                group_by: vec!["region".into()],
+                time_column: "ts".into(),
+                interval: Some(prost_types::Duration {
+                    seconds: 3_600,
+                    nanos: 0,
+                }),
+                value_columns: vec!["temperature".into()],
+                functions: vec!["count".into(), "avg".into(), "max".into(), "p95".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let expected = duck(
+            "SELECT region, (epoch_us(ts) // 3600000000) * 3600 AS b, count(temperature), avg(temperature), \
+             max(temperature), quantile_cont(temperature, 0.95) FROM s WHERE sensor_id < 4 \
+             GROUP BY region, b ORDER BY region, b",
+        );
+        assert_eq!(got.buckets.len(), expected.len());
+        for (bucket, want) in got.buckets.iter().zip(&expected) {
+            assert_eq!(group(&bucket.group), want[0].clone().unwrap());
+            let start = bucket.start.as_ref().unwrap().seconds;
+            assert_eq!(start.to_string(), want[1].clone().unwrap());
+            assert!(start >= day && start % 3_600 == 0);
+            for (key, i) in [
+                ("count_temperature", 2),
+                ("avg_temperature", 3),
+                ("max_temperature", 4),
+                ("p95_temperature", 5),
+            ] {
+                assert!(
+                    close(bucket.values[key], f(&want[i])),
+                    "{key}: {} vs {:?}",
+                    bucket.values[key],
+                    want[i]
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn anomalies_and_moving_average_match_duckdb() {
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.analytics().await;
+        let got = client
+            .detect_anomalies(proto::DetectAnomaliesRequest {
+                table: sensors(),
+                group_by: vec!["sensor_id".into()],
+                time_column: "ts".into(),
+                value_column: "temperature".into(),
+                threshold: 3.0,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let expected = duck(
+            "SELECT sensor_id, epoch_us(ts), z FROM (SELECT sensor_id, ts, \
+             (temperature - avg(temperature) OVER w) / stddev_samp(temperature) OVER w AS z \
+             FROM s WINDOW w AS (PARTITION BY sensor_id)) WHERE abs(z) >= 3 ORDER BY sensor_id, ts",
+        );
+        assert!(!expected.is_empty(), "the demo data has injected spikes");
+        let non_null = duck("SELECT count(temperature) FROM s");
+        assert_eq!(
+            got.rows_examined.to_string(),
+            non_null[0][0].clone().unwrap()
+        );
+        let mut ours: Vec<(String, i64, f64)> = got
+            .anomalies
+            .iter()
+            .map(|a| {
+                let t = a.time.as_ref().unwrap();
+                (
+                    group(&a.group),
+                    t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000,
+                    a.z_score,
+                )
+            })
+            .collect();
+        ours.sort_by(|a, b| {
+            (a.0.parse::<i32>().unwrap(), a.1).cmp(&(b.0.parse::<i32>().unwrap(), b.1))
+        });
+        assert_eq!(ours.len(), expected.len());
+        for (o, want) in ours.iter().zip(&expected) {
+            assert_eq!(o.0, want[0].clone().unwrap());
+            assert_eq!(o.1.to_string(), want[1].clone().unwrap());
+            assert!(close(o.2, f(&want[2])));
+        }
+
+        let got = client
+            .moving_average(proto::MovingAverageRequest {
+                table: sensors(),
+                filter: Some(Filter {
+                    kind: Some(Kind::Compare(proto::Comparison {
+                        column: "sensor_id".into(),
+                        op: CompareOp::Eq as i32,
+                        value: Some(proto::Literal {
+                            value: Some(Lit::IntValue(3)),
+                        }),
+                    })),
+                }),
+                time_column: "ts".into(),
+                value_column: "temperature".into(),
+                window_rows: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let expected = duck(
+            "SELECT epoch_us(ts), avg(temperature) OVER (ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) \
+             FROM s WHERE sensor_id = 3 ORDER BY ts",
+        );
+        assert_eq!(got.points.len(), expected.len());
+        for (p, want) in got.points.iter().zip(&expected) {
+            let t = p.time.as_ref().unwrap();
+            assert_eq!(
+                (t.seconds * 1_000_000).to_string(),
+                want[0].clone().unwrap()
+            );
+            assert!(close(p.average, f(&want[1])), "{p:?} {want:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sql_over_the_filtered_view_and_refusals() {
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.analytics().await;
+        let stream = client
+            .sql(proto::SqlRequest {
+                table: sensors(),
+                filter: sensor_below(8),
+                sql: "SELECT region, count(*) AS n, round(avg(temperature), 6) AS a FROM t GROUP BY region ORDER BY region".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let (_, batches, _) = decode_chunks(stream).await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let expected = duck(
+            "SELECT region, count(*), round(avg(temperature), 6) FROM s WHERE sensor_id < 8 GROUP BY region ORDER BY region",
+        );
+        for row in &expected {
+            let line = format!(
+                "| {} | {} | {} |",
+                row[0].clone().unwrap(),
+                row[1].clone().unwrap(),
+                row[2].clone().unwrap()
+            );
+            let compact: String = text.split_whitespace().collect();
+            assert!(
+                compact.contains(&line.split_whitespace().collect::<String>()),
+                "{line} not in\n{text}"
+            );
+        }
+
+        for bad in [
+            "SELECT 1; SELECT 2",
+            "COPY t TO '/tmp/x.csv'",
+            "SELECT * FROM read_parquet('/etc/passwd')",
+            "ATTACH 'x.db'",
+            "PRAGMA version",
+            "INSTALL httpfs",
+        ] {
+            let status = match client
+                .sql(proto::SqlRequest {
+                    table: sensors(),
+                    sql: bad.into(),
+                    ..Default::default()
+                })
+                .await
+            {
+                Err(status) => status,
+                Ok(stream) => decode_chunks(stream.into_inner()).await.expect_err(bad),
+            };
+            assert_eq!(status.code(), Code::InvalidArgument, "{bad}: {status:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn analytics_errors_name_the_problem() {
-    let server = TestServer::start().await;
-    let mut client = server.analytics().await;
-    let status = client
-        .percentiles(proto::PercentilesRequest {
-            table: sensors(),
-            value_column: "region".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("region"), "{status:?}");
-    let status = client
-        .percentiles(proto::PercentilesRequest {
-            table: sensors(),
-            value_column: "temperature".into(),
-            quantiles: vec![1.5],
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    let status = client
-        .window_aggregate(proto::WindowAggregateRequest {
-            table: sensors(),
-            time_column: "ts".into(),
-            interval: Some(prost_types::Duration {
-                seconds: 0,
-                nanos: 0,
-            }),
-            value_columns: vec!["temperature".into()],
-            functions: vec!["avg".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let missing = proto::TableRef {
-        bucket: String::new(),
-        schema: "demo".into(),
-        table: "nope".into(),
-    };
-    let status = client
-        .trend(proto::TrendRequest {
-            table: Some(missing),
-            time_column: "ts".into(),
-            value_column: "temperature".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::NotFound);
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.analytics().await;
+        let status = client
+            .percentiles(proto::PercentilesRequest {
+                table: sensors(),
+                value_column: "region".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("region"), "{status:?}");
+        let status = client
+            .percentiles(proto::PercentilesRequest {
+                table: sensors(),
+                value_column: "temperature".into(),
+                quantiles: vec![1.5],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let status = client
+            .window_aggregate(proto::WindowAggregateRequest {
+                table: sensors(),
+                time_column: "ts".into(),
+                interval: Some(prost_types::Duration {
+                    seconds: 0,
+                    nanos: 0,
+                }),
+                value_columns: vec!["temperature".into()],
+                functions: vec!["avg".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        let missing = proto::TableRef {
+            bucket: String::new(),
+            schema: "demo".into(),
+            table: "nope".into(),
+        };
+        let status = client
+            .trend(proto::TrendRequest {
+                table: Some(missing),
+                time_column: "ts".into(),
+                value_column: "temperature".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+    }
 }
 
 #[tokio::test]

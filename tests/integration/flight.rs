@@ -61,90 +61,94 @@ async fn list_flights_and_schema() {
     assert_eq!(schema.field(0).name(), "ts");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn whole_table_by_path_and_filtered_select_split_four_ways() {
-    let server = TestServer::start().await;
-    let channel = server.raw_channel().await;
-    let mut client = FlightClient::new(channel.clone());
-    let info = client
-        .get_flight_info(FlightDescriptor::new_path(vec![
-            "demo".into(),
-            "sensors".into(),
-        ]))
-        .await
-        .unwrap();
-    assert_eq!(info.total_records, SENSOR_ROWS as i64);
-    let mut batches = Vec::new();
-    for endpoint in &info.endpoint {
-        batches.extend(read_all(&channel, endpoint.ticket.clone().unwrap()).await);
-    }
-    assert_eq!(sensor_keys(&batches), duckdb_sensor_keys("true"));
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let channel = server.raw_channel().await;
+        let mut client = FlightClient::new(channel.clone());
+        let info = client
+            .get_flight_info(FlightDescriptor::new_path(vec![
+                "demo".into(),
+                "sensors".into(),
+            ]))
+            .await
+            .unwrap();
+        assert_eq!(info.total_records, SENSOR_ROWS as i64);
+        let mut batches = Vec::new();
+        for endpoint in &info.endpoint {
+            batches.extend(read_all(&channel, endpoint.ticket.clone().unwrap()).await);
+        }
+        assert_eq!(sensor_keys(&batches), duckdb_sensor_keys("true"));
 
-    let command = r#"{"select": {
-        "table": {"schema": "demo", "table": "sensors"},
-        "columns": ["ts", "sensor_id", "temperature"],
-        "filter": {"or": {"filters": [
-            {"compare": {"column": "region", "op": "EQ", "value": {"stringValue": "west"}}},
-            {"compare": {"column": "temperature", "op": "GT", "value": {"floatValue": 25}}}]}},
-        "hints": {"numSplits": 4}}}"#;
-    let info = client
-        .get_flight_info(FlightDescriptor::new_cmd(command))
-        .await
-        .unwrap();
-    assert_eq!(info.endpoint.len(), 4, "split four ways as hinted");
-    let schema = info.clone().try_decode_schema().unwrap();
-    assert_eq!(schema.fields().len(), 3);
-    // Every endpoint at once, as a parallel client would.
-    let reads = info
-        .endpoint
-        .iter()
-        .map(|e| read_all(&channel, e.ticket.clone().unwrap()));
-    let batches: Vec<_> = futures::future::join_all(reads)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    assert_eq!(
-        sensor_keys(&batches),
-        duckdb_sensor_keys("region = 'west' OR temperature > 25")
-    );
+        let command = r#"{"select": {
+            "table": {"schema": "demo", "table": "sensors"},
+            "columns": ["ts", "sensor_id", "temperature"],
+            "filter": {"or": {"filters": [
+                {"compare": {"column": "region", "op": "EQ", "value": {"stringValue": "west"}}},
+                {"compare": {"column": "temperature", "op": "GT", "value": {"floatValue": 25}}}]}},
+            "hints": {"numSplits": 4}}}"#;
+        let info = client
+            .get_flight_info(FlightDescriptor::new_cmd(command))
+            .await
+            .unwrap();
+        assert_eq!(info.endpoint.len(), 4, "split four ways as hinted");
+        let schema = info.clone().try_decode_schema().unwrap();
+        assert_eq!(schema.fields().len(), 3);
+        // Every endpoint at once, as a parallel client would.
+        let reads = info
+            .endpoint
+            .iter()
+            .map(|e| read_all(&channel, e.ticket.clone().unwrap()));
+        let batches: Vec<_> = futures::future::join_all(reads)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(
+            sensor_keys(&batches),
+            duckdb_sensor_keys("region = 'west' OR temperature > 25")
+        );
+    }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sql_and_analytics_commands() {
-    let server = TestServer::start().await;
-    let channel = server.raw_channel().await;
-    let mut client = FlightClient::new(channel.clone());
-    let command = r#"{"sql": {"table": {"schema": "demo", "table": "sensors"},
-        "filter": {"compare": {"column": "sensor_id", "op": "LT", "value": {"intValue": "5"}}},
-        "sql": "SELECT count(*) AS n FROM t"}}"#;
-    let info = client
-        .get_flight_info(FlightDescriptor::new_cmd(command))
-        .await
-        .unwrap();
-    assert_eq!(info.endpoint.len(), 1);
-    let batches = read_all(&channel, info.endpoint[0].ticket.clone().unwrap()).await;
-    let text = arrow::util::pretty::pretty_format_batches(&batches)
-        .unwrap()
-        .to_string();
-    let expected = duckdb_count("sensors", "sensor_id < 5");
-    assert!(text.contains(&format!("| {expected} |")), "{text}");
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let channel = server.raw_channel().await;
+        let mut client = FlightClient::new(channel.clone());
+        let command = r#"{"sql": {"table": {"schema": "demo", "table": "sensors"},
+            "filter": {"compare": {"column": "sensor_id", "op": "LT", "value": {"intValue": "5"}}},
+            "sql": "SELECT count(*) AS n FROM t"}}"#;
+        let info = client
+            .get_flight_info(FlightDescriptor::new_cmd(command))
+            .await
+            .unwrap();
+        assert_eq!(info.endpoint.len(), 1);
+        let batches = read_all(&channel, info.endpoint[0].ticket.clone().unwrap()).await;
+        let text = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        let expected = duckdb_count("sensors", "sensor_id < 5");
+        assert!(text.contains(&format!("| {expected} |")), "{text}");
 
-    let command = r#"{"percentiles": {"table": {"schema": "demo", "table": "sensors"},
-        "groupBy": ["region"], "valueColumn": "temperature", "quantiles": [0.5]}}"#;
-    let info = client
-        .get_flight_info(FlightDescriptor::new_cmd(command))
-        .await
-        .unwrap();
-    let batches = read_all(&channel, info.endpoint[0].ticket.clone().unwrap()).await;
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    assert_eq!(rows, 4, "one row per region");
+        let command = r#"{"percentiles": {"table": {"schema": "demo", "table": "sensors"},
+            "groupBy": ["region"], "valueColumn": "temperature", "quantiles": [0.5]}}"#;
+        let info = client
+            .get_flight_info(FlightDescriptor::new_cmd(command))
+            .await
+            .unwrap();
+        let batches = read_all(&channel, info.endpoint[0].ticket.clone().unwrap()).await;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 4, "one row per region");
 
-    let bad = client
-        .get_flight_info(FlightDescriptor::new_cmd(r#"{"percentiles": {"table": {"schema": "demo", "table": "sensors"}, "valueColumn": "status"}}"#))
-        .await
-        .unwrap_err();
-    assert!(bad.to_string().contains("status"), "{bad}");
+        let bad = client
+            .get_flight_info(FlightDescriptor::new_cmd(r#"{"percentiles": {"table": {"schema": "demo", "table": "sensors"}, "valueColumn": "status"}}"#))
+            .await
+            .unwrap_err();
+        assert!(bad.to_string().contains("status"), "{bad}");
+    }
 }
 
 #[tokio::test]

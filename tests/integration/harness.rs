@@ -104,6 +104,20 @@ impl TestServer {
         Self::with_config(&text).await
     }
 
+    /// The same service on each backend: local, and VAST through two emulators over the same
+    /// data (the emulators live as long as the returned value).
+    pub(crate) async fn on_both_backends(
+        toml: &str,
+    ) -> Vec<(&'static str, TestServer, Vec<crate::vast_sdk::Emulator>)> {
+        let local = Self::with_config(toml).await;
+        let emulators = vec![
+            crate::vast_sdk::Emulator::start(data_dir()).await,
+            crate::vast_sdk::Emulator::start(data_dir()).await,
+        ];
+        let vast = Self::with_vast(&[&emulators[0].url, &emulators[1].url], toml).await;
+        vec![("local", local, Vec::new()), ("vast", vast, emulators)]
+    }
+
     async fn channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.grpc))
             .unwrap()

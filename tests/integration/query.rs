@@ -238,140 +238,146 @@ pub(crate) async fn check_every_operator(server: &TestServer) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn select_all_columns_with_split_hints_and_small_chunks() {
-    let server = TestServer::start().await;
-    let mut client = server.query().await;
-    let stream = client
-        .select(proto::SelectRequest {
-            table: sensors(),
-            hints: Some(proto::QueryHints {
-                num_splits: 3,
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let (schema, batches, largest) = decode_chunks(stream).await.unwrap();
-    let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "ts",
-            "sensor_id",
-            "region",
-            "temperature",
-            "humidity",
-            "pressure",
-            "status"
-        ]
-    );
-    assert_eq!(sensor_keys(&batches), duckdb_sensor_keys("true"));
-    assert!(largest < 4 * 1024 * 1024, "a chunk of {largest} bytes");
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    assert_eq!(rows as u64, SENSOR_ROWS);
-}
-
-#[tokio::test]
-async fn limit_cuts_the_stream() {
-    let server = TestServer::start().await;
-    let mut client = server.query().await;
-    for (limit, filter) in [
-        (10u64, None),
-        (70_000, None),
-        (5, Some(cmp("sensor_id", CompareOp::Eq, Lit::IntValue(2)))),
-        (
-            1_000_000,
-            Some(cmp("temperature", CompareOp::Gt, Lit::FloatValue(1000.0))),
-        ),
-    ] {
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.query().await;
         let stream = client
             .select(proto::SelectRequest {
                 table: sensors(),
-                columns: vec!["sensor_id".into(), "ts".into()],
-                filter: filter.clone(),
-                limit,
+                hints: Some(proto::QueryHints {
+                    num_splits: 3,
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
-        let (_, batches, _) = decode_chunks(stream).await.unwrap();
-        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-        let total = client
-            .count(proto::CountRequest {
-                table: sensors(),
-                filter,
-                hints: None,
+        let (schema, batches, largest) = decode_chunks(stream).await.unwrap();
+        let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ts",
+                "sensor_id",
+                "region",
+                "temperature",
+                "humidity",
+                "pressure",
+                "status"
+            ]
+        );
+        assert_eq!(sensor_keys(&batches), duckdb_sensor_keys("true"));
+        assert!(largest < 4 * 1024 * 1024, "a chunk of {largest} bytes");
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows as u64, SENSOR_ROWS);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn limit_cuts_the_stream() {
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.query().await;
+        for (limit, filter) in [
+            (10u64, None),
+            (70_000, None),
+            (5, Some(cmp("sensor_id", CompareOp::Eq, Lit::IntValue(2)))),
+            (
+                1_000_000,
+                Some(cmp("temperature", CompareOp::Gt, Lit::FloatValue(1000.0))),
+            ),
+        ] {
+            let stream = client
+                .select(proto::SelectRequest {
+                    table: sensors(),
+                    columns: vec!["sensor_id".into(), "ts".into()],
+                    filter: filter.clone(),
+                    limit,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let (_, batches, _) = decode_chunks(stream).await.unwrap();
+            let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+            let total = client
+                .count(proto::CountRequest {
+                    table: sensors(),
+                    filter,
+                    hints: None,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .count;
+            assert_eq!(rows, limit.min(total), "limit {limit}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metadata_calls() {
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.query().await;
+        let schemas = client
+            .list_schemas(proto::ListSchemasRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .schemas;
+        assert_eq!(schemas, ["demo"]);
+        let tables = client
+            .list_tables(proto::ListTablesRequest {
+                bucket: String::new(),
+                schema: "demo".into(),
             })
             .await
             .unwrap()
             .into_inner()
-            .count;
-        assert_eq!(rows, limit.min(total), "limit {limit}");
-    }
-}
-
-#[tokio::test]
-async fn metadata_calls() {
-    let server = TestServer::start().await;
-    let mut client = server.query().await;
-    let schemas = client
-        .list_schemas(proto::ListSchemasRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .schemas;
-    assert_eq!(schemas, ["demo"]);
-    let tables = client
-        .list_tables(proto::ListTablesRequest {
-            bucket: String::new(),
-            schema: "demo".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .tables;
-    let sensors_row = tables
-        .iter()
-        .find(|t| t.table.as_ref().is_some_and(|t| t.table == "sensors"))
-        .expect("sensors listed");
-    assert_eq!(sensors_row.num_rows, SENSOR_ROWS);
-    assert!(
-        tables
+            .tables;
+        let sensors_row = tables
             .iter()
-            .any(|t| t.table.as_ref().is_some_and(|t| t.table == "orders"))
-    );
+            .find(|t| t.table.as_ref().is_some_and(|t| t.table == "sensors"))
+            .expect("sensors listed");
+        assert_eq!(sensors_row.num_rows, SENSOR_ROWS);
+        assert!(
+            tables
+                .iter()
+                .any(|t| t.table.as_ref().is_some_and(|t| t.table == "orders"))
+        );
 
-    let first = client
-        .describe_table(proto::DescribeTableRequest {
-            table: sensors(),
-            bypass_cache: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!first.from_cache);
-    assert_eq!(first.num_rows, SENSOR_ROWS);
-    let columns: Vec<_> = first
-        .columns
-        .iter()
-        .map(|c| (c.name.as_str(), c.data_type.as_str(), c.nullable))
-        .collect();
-    assert_eq!(columns[0], ("ts", "Timestamp(µs, \"UTC\")", false));
-    assert_eq!(columns[1], ("sensor_id", "Int32", false));
-    assert_eq!(columns[4], ("humidity", "Float64", true));
-    let second = client
-        .describe_table(proto::DescribeTableRequest {
-            table: sensors(),
-            bypass_cache: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(second.from_cache);
+        let first = client
+            .describe_table(proto::DescribeTableRequest {
+                table: sensors(),
+                bypass_cache: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!first.from_cache);
+        assert_eq!(first.num_rows, SENSOR_ROWS);
+        let columns: Vec<_> = first
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.data_type.as_str(), c.nullable))
+            .collect();
+        assert_eq!(columns[0], ("ts", "Timestamp(µs, \"UTC\")", false));
+        assert_eq!(columns[1], ("sensor_id", "Int32", false));
+        assert_eq!(columns[4], ("humidity", "Float64", true));
+        let second = client
+            .describe_table(proto::DescribeTableRequest {
+                table: sensors(),
+                bypass_cache: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(second.from_cache);
+    }
 }
 
 async fn select_error(
@@ -388,121 +394,124 @@ async fn select_error(
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_input_gets_the_right_code_and_names_the_problem() {
-    let server = TestServer::start().await;
-    let mut client = server.query().await;
-    let table = |schema: &str, table: &str| {
-        Some(proto::TableRef {
-            bucket: String::new(),
-            schema: schema.into(),
-            table: table.into(),
-        })
-    };
-    let select = |filter: Option<Filter>, columns: Vec<String>, limit: u64| proto::SelectRequest {
-        table: sensors(),
-        filter,
-        columns,
-        limit,
-        ..Default::default()
-    };
-    let in_list = Filter {
-        kind: Some(Kind::In(proto::InList {
-            column: "region".into(),
-            values: vec![],
-        })),
-    };
-    // (request, expected code, text the message must name)
-    let cases = [
-        (
-            proto::SelectRequest {
-                table: table("demo", "sensorz"),
-                ..Default::default()
-            },
-            Code::NotFound,
-            "sensorz",
-        ),
-        (
-            select(
-                Some(cmp("temprature", CompareOp::Gt, Lit::FloatValue(1.0))),
-                vec![],
-                0,
-            ),
-            Code::InvalidArgument,
-            "temprature",
-        ),
-        (
-            select(
-                Some(cmp(
-                    "sensor_id",
-                    CompareOp::Eq,
-                    Lit::StringValue("3".into()),
-                )),
-                vec![],
-                0,
-            ),
-            Code::InvalidArgument,
-            "sensor_id",
-        ),
-        (
-            select(None, vec!["ts".into(), "nope".into()], 0),
-            Code::InvalidArgument,
-            "nope",
-        ),
-        (
-            select(None, vec![], u64::MAX),
-            Code::InvalidArgument,
-            "max_select_limit",
-        ),
-        (
-            select(Some(in_list), vec![], 0),
-            Code::InvalidArgument,
-            "region",
-        ),
-        (
-            proto::SelectRequest {
-                table: None,
-                ..Default::default()
-            },
-            Code::InvalidArgument,
-            "table",
-        ),
-        (
-            proto::SelectRequest {
-                table: table("..", "etc"),
-                ..Default::default()
-            },
-            Code::InvalidArgument,
-            "..",
-        ),
-    ];
-    for (request, code, needle) in cases {
-        let count = proto::CountRequest {
-            table: request.table.clone(),
-            filter: request.filter.clone(),
-            hints: None,
+    for (backend, server, _emulators) in TestServer::on_both_backends("").await {
+        println!("backend: {backend}");
+        let mut client = server.query().await;
+        let table = |schema: &str, table: &str| {
+            Some(proto::TableRef {
+                bucket: String::new(),
+                schema: schema.into(),
+                table: table.into(),
+            })
         };
-        let status = select_error(&mut client, request).await;
-        assert_eq!(status.code(), code, "{status:?}");
-        assert!(status.message().contains(needle), "{needle}: {status:?}");
-        if status.message().contains("columns") || status.message().contains("limit") {
-            continue; // Count has neither
+        let select =
+            |filter: Option<Filter>, columns: Vec<String>, limit: u64| proto::SelectRequest {
+                table: sensors(),
+                filter,
+                columns,
+                limit,
+                ..Default::default()
+            };
+        let in_list = Filter {
+            kind: Some(Kind::In(proto::InList {
+                column: "region".into(),
+                values: vec![],
+            })),
+        };
+        // (request, expected code, text the message must name)
+        let cases = [
+            (
+                proto::SelectRequest {
+                    table: table("demo", "sensorz"),
+                    ..Default::default()
+                },
+                Code::NotFound,
+                "sensorz",
+            ),
+            (
+                select(
+                    Some(cmp("temprature", CompareOp::Gt, Lit::FloatValue(1.0))),
+                    vec![],
+                    0,
+                ),
+                Code::InvalidArgument,
+                "temprature",
+            ),
+            (
+                select(
+                    Some(cmp(
+                        "sensor_id",
+                        CompareOp::Eq,
+                        Lit::StringValue("3".into()),
+                    )),
+                    vec![],
+                    0,
+                ),
+                Code::InvalidArgument,
+                "sensor_id",
+            ),
+            (
+                select(None, vec!["ts".into(), "nope".into()], 0),
+                Code::InvalidArgument,
+                "nope",
+            ),
+            (
+                select(None, vec![], u64::MAX),
+                Code::InvalidArgument,
+                "max_select_limit",
+            ),
+            (
+                select(Some(in_list), vec![], 0),
+                Code::InvalidArgument,
+                "region",
+            ),
+            (
+                proto::SelectRequest {
+                    table: None,
+                    ..Default::default()
+                },
+                Code::InvalidArgument,
+                "table",
+            ),
+            (
+                proto::SelectRequest {
+                    table: table("..", "etc"),
+                    ..Default::default()
+                },
+                Code::InvalidArgument,
+                "..",
+            ),
+        ];
+        for (request, code, needle) in cases {
+            let count = proto::CountRequest {
+                table: request.table.clone(),
+                filter: request.filter.clone(),
+                hints: None,
+            };
+            let status = select_error(&mut client, request).await;
+            assert_eq!(status.code(), code, "{status:?}");
+            assert!(status.message().contains(needle), "{needle}: {status:?}");
+            if status.message().contains("columns") || status.message().contains("limit") {
+                continue; // Count has neither
+            }
+            let status = client.count(count).await.unwrap_err();
+            assert_eq!(status.code(), code, "Count: {status:?}");
+            assert!(
+                status.message().contains(needle),
+                "Count {needle}: {status:?}"
+            );
         }
-        let status = client.count(count).await.unwrap_err();
-        assert_eq!(status.code(), code, "Count: {status:?}");
-        assert!(
-            status.message().contains(needle),
-            "Count {needle}: {status:?}"
-        );
+        let status = client
+            .describe_table(proto::DescribeTableRequest {
+                table: table("demo", "sensorz"),
+                bypass_cache: false,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
     }
-    let status = client
-        .describe_table(proto::DescribeTableRequest {
-            table: table("demo", "sensorz"),
-            bypass_cache: false,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::NotFound);
 }
 
 #[tokio::test]
