@@ -1,5 +1,8 @@
 //! Shared set-up of the end-to-end benchmarks: demo data and an in-process server.
 
+// Each benchmark binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use tonic::transport::Channel;
@@ -28,7 +31,6 @@ pub(crate) fn data() -> (PathBuf, Option<tempfile::TempDir>) {
 }
 
 /// Starts the service over `data` on loopback and returns a connected channel.
-#[allow(dead_code)] // not every benchmark speaks gRPC
 pub(crate) async fn server(data: PathBuf, configure: impl FnOnce(&mut Config)) -> Channel {
     let addr = start(data, configure).await;
     Channel::from_shared(format!("http://{addr}"))
