@@ -221,6 +221,10 @@ fn terms(
         }
         Predicate::StartsWith { column, pattern } => {
             let (r, pos, f) = target(column)?;
+            // Every non-NULL string starts with "": the SDK sends `is_valid` for it.
+            if pattern.is_empty() {
+                return Some(vec![call("is_valid", vec![r])]);
+            }
             let lo = call("greater_equal", vec![r, string_literal(pattern, &f)?]);
             match prefix_upper_bound(pattern) {
                 None => vec![lo],

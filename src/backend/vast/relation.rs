@@ -201,4 +201,6 @@ impl Relation {
 }
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;

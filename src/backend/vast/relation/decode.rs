@@ -53,7 +53,7 @@ pub fn decode(body: &[u8]) -> Result<Relation, DecodeError> {
     })
 }
 
-fn node(field: fb::FieldRef<'_>) -> Result<Node, DecodeError> {
+pub(super) fn node(field: fb::FieldRef<'_>) -> Result<Node, DecodeError> {
     let kind = match field.type_()? {
         None => return Err(err("a schema field has no type")),
         Some(t) => node_type(t)?,
