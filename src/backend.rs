@@ -125,6 +125,27 @@ impl BackendError {
     }
 }
 
+/// Health of one storage endpoint, for `AdminService/ListEndpoints`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointStatus {
+    /// The endpoint URL.
+    pub url: String,
+    /// False after several consecutive failures.
+    pub healthy: bool,
+    /// Circuit breaker state (`none` while there is no breaker).
+    pub breaker_state: String,
+    /// Moving average of the time to a response head, in milliseconds.
+    pub latency_ms: f64,
+    /// Failures per request since start.
+    pub error_rate: f64,
+    /// Calls in flight now.
+    pub in_flight: u32,
+    /// Requests since start.
+    pub requests: u64,
+    /// Failures since start.
+    pub errors: u64,
+}
+
 /// A stream of record batches of one split.
 pub type SplitStream = BoxStream<'static, Result<RecordBatch, BackendError>>;
 
@@ -143,6 +164,10 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<TableSummary>, BackendError>;
     /// Schema, row count and size of a table.
     async fn describe(&self, table: &TableRef) -> Result<TableMeta, BackendError>;
+    /// Health of each remote endpoint (none for a local backend).
+    fn endpoints(&self) -> Vec<EndpointStatus> {
+        Vec::new()
+    }
     /// Reads one split with projection and filter pushed down; the filter is applied exactly.
     fn scan(
         &self,

@@ -67,10 +67,25 @@ impl AdminService for AdminApi {
         &self,
         _request: Request<proto::ListEndpointsRequest>,
     ) -> Result<Response<proto::ListEndpointsResponse>, Status> {
-        // The local backend has no remote endpoints; VAST endpoints arrive with the VAST client.
-        Ok(Response::new(proto::ListEndpointsResponse {
-            endpoints: Vec::new(),
-        }))
+        // The local backend has no remote endpoints: the list is empty there.
+        let endpoints = self
+            .state
+            .catalog
+            .backend()
+            .endpoints()
+            .into_iter()
+            .map(|e| proto::Endpoint {
+                url: e.url,
+                healthy: e.healthy,
+                breaker_state: e.breaker_state,
+                latency_ms: e.latency_ms,
+                error_rate: e.error_rate,
+                in_flight: e.in_flight,
+                requests: e.requests,
+                errors: e.errors,
+            })
+            .collect();
+        Ok(Response::new(proto::ListEndpointsResponse { endpoints }))
     }
 
     async fn cache_stats(

@@ -8,6 +8,7 @@
 //! - `frames`: the `query_data` response framing.
 //! - `client`: one endpoint over HTTP/1.1: signing, tabular headers, S3 XML errors.
 //! - `meta`: [`VastBackend`]: failover, transactions, listings, stats, columns.
+//! - `stats`: per-endpoint health counters for `AdminService/ListEndpoints`.
 //! - `request`, `response`, `scan`: the `query_data` body, the response decoder, split reads
 //!   with resume-on-failure.
 
@@ -20,6 +21,7 @@ mod request;
 mod response;
 mod scan;
 pub mod sigv4;
+mod stats;
 pub(crate) mod wire;
 
 pub use meta::{ROW_GROUP_ROWS, VastBackend};

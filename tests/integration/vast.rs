@@ -141,6 +141,74 @@ async fn vast_read_fails_cleanly_when_every_endpoint_keeps_failing() {
         err.message().contains("127.0.0.1") && err.message().contains("query_data"),
         "the error names the endpoint and the call: {err}"
     );
+    // Operators see which endpoints failed.
+    let endpoints = server
+        .admin()
+        .await
+        .list_endpoints(proto::ListEndpointsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .endpoints;
+    let mut urls: Vec<_> = endpoints.iter().map(|e| e.url.as_str()).collect();
+    urls.sort_unstable();
+    let mut expected = vec![a.url.as_str(), b.url.as_str()];
+    expected.sort_unstable();
+    assert_eq!(urls, expected);
+    for e in &endpoints {
+        assert!(e.requests > 0 && e.errors > 0, "{e:?}");
+        assert!(
+            !e.healthy,
+            "an endpoint cutting every response is unhealthy: {e:?}"
+        );
+        assert!(e.error_rate > 0.0 && e.in_flight == 0, "{e:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vast_endpoints_report_health_after_reads() {
+    let (a, b) = (
+        Emulator::start(data_dir()).await,
+        Emulator::start(data_dir()).await,
+    );
+    let server = TestServer::with_vast(&[&a.url, &b.url], SMALL_PAGES).await;
+    let count = server
+        .query()
+        .await
+        .count(proto::CountRequest {
+            table: sensors(),
+            filter: None,
+            hints: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .count;
+    assert_eq!(count, SENSOR_ROWS);
+    let endpoints = server
+        .admin()
+        .await
+        .list_endpoints(proto::ListEndpointsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .endpoints;
+    assert_eq!(endpoints.len(), 2);
+    for e in &endpoints {
+        assert!(e.healthy && e.requests > 0 && e.errors == 0, "{e:?}");
+        assert!(e.latency_ms > 0.0, "{e:?}");
+    }
+    // The local backend has no endpoints to report.
+    let local = TestServer::start().await;
+    let none = local
+        .admin()
+        .await
+        .list_endpoints(proto::ListEndpointsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .endpoints;
+    assert!(none.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,10 @@
 //! One VAST endpoint over HTTP/1.1 keep-alive: SigV4 signing as the SDK signs, the common
 //! `tabular-*` headers, and S3 XML errors mapped to [`BackendError`]s naming the endpoint.
 
-use std::time::Duration;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -12,7 +15,10 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-use super::sigv4::{self, Credentials, RequestParts};
+use super::{
+    sigv4::{self, Credentials, RequestParts},
+    stats::EndpointStats,
+};
 use crate::backend::BackendError;
 
 /// The `User-Agent` sent on every request.
@@ -28,6 +34,8 @@ pub(crate) struct Endpoint {
     creds: Credentials,
     timeout: Duration,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Health counters, shared by every clone of this endpoint.
+    pub(crate) stats: Arc<EndpointStats>,
 }
 
 /// One request: method, already percent-encoded path, raw query, extra headers, body.
@@ -139,6 +147,7 @@ impl Endpoint {
             creds,
             timeout,
             client,
+            stats: Arc::new(EndpointStats::default()),
         })
     }
 
@@ -150,7 +159,25 @@ impl Endpoint {
     }
 
     /// Sends `call`; a status other than 200 becomes an error (the body is read for its XML).
+    /// Retryable failures and answer latencies feed the endpoint's health counters.
     pub(crate) async fn send(&self, call: &Call) -> Result<Response<Incoming>, BackendError> {
+        let _in_flight = self.stats.start();
+        let started = Instant::now();
+        let result = self.send_once(call).await;
+        match &result {
+            // Healthy again only once the body is read whole (see `send_full`, `next_chunk`).
+            Ok(_) => self.stats.answered(started.elapsed()),
+            Err(err) if err.is_retryable() => self.stats.failure(),
+            // Auth and not-found answers are the caller's problem, not the endpoint's.
+            Err(_) => {
+                self.stats.answered(started.elapsed());
+                self.stats.completed();
+            }
+        }
+        result
+    }
+
+    async fn send_once(&self, call: &Call) -> Result<Response<Incoming>, BackendError> {
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let payload = sigv4::sha256_hex(&call.body);
         let auth = sigv4::authorization(
@@ -209,6 +236,7 @@ impl Endpoint {
             .map_err(|_| self.unavailable(call, "the response body timed out"))?
             .map_err(|e| self.unavailable(call, format!("cannot read the response: {e}")))?
             .to_bytes();
+        self.stats.completed();
         Ok((parts.headers, body))
     }
 
@@ -221,10 +249,17 @@ impl Endpoint {
         loop {
             let frame = tokio::time::timeout(self.timeout, body.frame())
                 .await
-                .map_err(|_| self.unavailable(call, "the response stalled"))?;
+                .map_err(|_| {
+                    self.stats.failure();
+                    self.unavailable(call, "the response stalled")
+                })?;
             match frame {
-                None => return Ok(None),
+                None => {
+                    self.stats.completed();
+                    return Ok(None);
+                }
                 Some(Err(e)) => {
+                    self.stats.failure();
                     return Err(self.unavailable(call, format!("connection lost: {e}")));
                 }
                 Some(Ok(frame)) => {

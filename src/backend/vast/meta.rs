@@ -301,6 +301,13 @@ async fn describe(ep: Endpoint, txid: u64, table: TableRef) -> Result<TableMeta,
 
 #[async_trait]
 impl Backend for VastBackend {
+    fn endpoints(&self) -> Vec<crate::backend::EndpointStatus> {
+        self.endpoints
+            .iter()
+            .map(|e| e.stats.snapshot(&e.url))
+            .collect()
+    }
+
     fn kind(&self) -> &'static str {
         "vast"
     }
