@@ -20,6 +20,8 @@ fn main() {
         let channel = common::server(data, |c| {
             c.engine.workers = 1;
             c.engine.threads_per_worker = 2;
+            // MovingAverage of one sensor returns 500k points.
+            c.engine.max_response_rows = 1_000_000;
         })
         .await;
         let client = AnalyticsServiceClient::new(channel).max_decoding_message_size(256 << 20);

@@ -129,7 +129,7 @@ impl Default for LocalConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./data"),
-            batch_rows: 65_536,
+            batch_rows: 16_384,
         }
     }
 }
