@@ -30,7 +30,7 @@ pub struct Metrics {
     pub bytes_scanned: IntCounter,
     /// `vastgate_split_retries_total`.
     pub split_retries: IntCounter,
-    /// `vastgate_scan_duration_seconds`: time from first split start to last batch.
+    /// `vastgate_scan_duration_seconds`: duration of queries that scanned a table.
     pub scan_duration: Histogram,
 }
 

@@ -122,6 +122,14 @@ impl RunningQuery {
             *t = table.to_string();
         }
     }
+    /// Splits planned so far (0 for calls that read no table).
+    pub fn splits(&self) -> u64 {
+        self.splits.load(Ordering::Relaxed)
+    }
+    /// Time since the query started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
     /// Records the planned split count.
     pub fn set_splits(&self, splits: u32) {
         self.splits.store(u64::from(splits), Ordering::Relaxed);

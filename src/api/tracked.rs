@@ -97,6 +97,11 @@ impl Tracked {
         metrics
             .split_retries
             .inc_by(scan.retries.load(Ordering::Relaxed));
+        if self.query.splits() > 0 {
+            metrics
+                .scan_duration
+                .observe(self.query.elapsed().as_secs_f64());
+        }
         self.state.queries.finish(&self.query, state, message);
         // Stops the deadline watcher and any work still running.
         self.query.cancel.cancel();

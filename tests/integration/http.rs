@@ -75,6 +75,11 @@ async fn metrics_health_and_readiness() {
         body.contains("vastgate_request_duration_seconds_bucket"),
         "{body}"
     );
+    // Only the Count read a table.
+    assert!(
+        body.contains("vastgate_scan_duration_seconds_count 1"),
+        "{body}"
+    );
     assert!(body.contains("vastgate_cache_hits_total 1"), "{body}");
     assert!(body.contains("vastgate_cache_misses_total 1"), "{body}");
     assert!(body.contains("vastgate_cache_entries 1"), "{body}");
