@@ -142,14 +142,7 @@ async fn vast_read_fails_cleanly_when_every_endpoint_keeps_failing() {
         "the error names the endpoint and the call: {err}"
     );
     // Operators see which endpoints failed.
-    let endpoints = server
-        .admin()
-        .await
-        .list_endpoints(proto::ListEndpointsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .endpoints;
+    let endpoints = list_endpoints(&server).await;
     let mut urls: Vec<_> = endpoints.iter().map(|e| e.url.as_str()).collect();
     urls.sort_unstable();
     let mut expected = vec![a.url.as_str(), b.url.as_str()];
@@ -185,14 +178,7 @@ async fn vast_endpoints_report_health_after_reads() {
         .into_inner()
         .count;
     assert_eq!(count, SENSOR_ROWS);
-    let endpoints = server
-        .admin()
-        .await
-        .list_endpoints(proto::ListEndpointsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .endpoints;
+    let endpoints = list_endpoints(&server).await;
     assert_eq!(endpoints.len(), 2);
     for e in &endpoints {
         assert!(e.healthy && e.requests > 0 && e.errors == 0, "{e:?}");
@@ -200,14 +186,7 @@ async fn vast_endpoints_report_health_after_reads() {
     }
     // The local backend has no endpoints to report.
     let local = TestServer::start().await;
-    let none = local
-        .admin()
-        .await
-        .list_endpoints(proto::ListEndpointsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .endpoints;
+    let none = list_endpoints(&local).await;
     assert!(none.is_empty());
 }
 
@@ -224,4 +203,16 @@ async fn vast_wrong_secret_is_an_auth_error() {
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
     assert!(err.message().contains("authentication failed"), "{err}");
     assert!(err.message().contains(&a.url), "{err}");
+}
+
+/// What `AdminService/ListEndpoints` reports.
+async fn list_endpoints(server: &TestServer) -> Vec<proto::Endpoint> {
+    server
+        .admin()
+        .await
+        .list_endpoints(proto::ListEndpointsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .endpoints
 }
