@@ -20,6 +20,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 /// Endpoints the ceiling server offers, matching vastgate's split count for 10M rows.
 const CEILING_ENDPOINTS: usize = 10;
+/// Rounds of (ceiling, vastgate) pulls.
+const ROUNDS: usize = 5;
 
 fn main() {
     let (data, _guard) = common::data();
@@ -59,9 +61,27 @@ fn main() {
             v[3].to_owned(),
         )
     };
-    let (rows, secs, bytes, endpoints) = pull(&ours, &["demo", "sensors"]);
-    let (c_rows, c_secs, c_bytes, c_endpoints) = pull(&ceiling, &["ceiling"]);
-    println!("| server | endpoints | rows | seconds | Mrows/s | GB/s (Arrow) | share of ceiling |");
+    // Alternate the two servers so that load drifts on this 2-vCPU machine hit both alike.
+    let mut ratios = Vec::new();
+    let mut best_ours: Option<(f64, f64, f64, String)> = None;
+    let mut best_ceiling: Option<(f64, f64, f64, String)> = None;
+    for _ in 0..ROUNDS {
+        let c = pull(&ceiling, &["ceiling"]);
+        let o = pull(&ours, &["demo", "sensors"]);
+        ratios.push(c.1 / o.1);
+        if best_ceiling.as_ref().is_none_or(|b| c.1 < b.1) {
+            best_ceiling = Some(c);
+        }
+        if best_ours.as_ref().is_none_or(|b| o.1 < b.1) {
+            best_ours = Some(o);
+        }
+    }
+    let (rows, secs, bytes, endpoints) = best_ours.expect("ROUNDS > 0");
+    let (c_rows, c_secs, c_bytes, c_endpoints) = best_ceiling.expect("ROUNDS > 0");
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "| server | endpoints | rows | seconds (best) | Mrows/s | GB/s (Arrow) | share of ceiling (best vs best) |"
+    );
     println!("|---|---|---|---|---|---|---|");
     println!(
         "| minimal arrow-flight server, batches in memory (ceiling) | {c_endpoints} | {c_rows} | {c_secs:.3} | {:.1} | {:.2} | 100% |",
@@ -73,6 +93,16 @@ fn main() {
         rows / secs / 1e6,
         bytes / secs / 1e9,
         100.0 * c_secs / secs
+    );
+    println!();
+    println!(
+        "Share of the ceiling per round (ceiling then vastgate, each best of 3 pulls): {}; median {:.0}%",
+        ratios
+            .iter()
+            .map(|r| format!("{:.0}%", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(", "),
+        100.0 * ratios[ratios.len() / 2]
     );
     println!();
     println!(

@@ -164,6 +164,11 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<TableSummary>, BackendError>;
     /// Schema, row count and size of a table.
     async fn describe(&self, table: &TableRef) -> Result<TableMeta, BackendError>;
+    /// Checks at start-up that the storage is what the configuration says (VAST: version
+    /// probe, buckets). Errors mean the configuration is wrong; unreachable storage is not one.
+    async fn startup_check(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
     /// Health of each remote endpoint (none for a local backend).
     fn endpoints(&self) -> Vec<EndpointStatus> {
         Vec::new()

@@ -7,7 +7,9 @@
 //! the token, dropping the output or dropping the `run` future interrupts DuckDB, stops the
 //! ingest, drops the per-request table and frees the worker.
 
+mod arrow_stream;
 mod error;
+mod ffi;
 mod ingest;
 mod output;
 mod sandbox;
@@ -39,6 +41,8 @@ use crate::config::EngineConfig;
 const INPUT_CHANNEL: usize = 4;
 /// Result batches waiting between the worker and the consumer.
 const OUTPUT_CHANNEL: usize = 2;
+/// Names of the engine's own tables start with this; sandboxed SQL may not use such names.
+pub const INTERNAL_PREFIX: &str = "__vastgate";
 /// How often a cancelled request re-interrupts DuckDB until the worker has stopped (DuckDB
 /// clears the interrupt flag when a new statement starts, so one interrupt can be missed).
 const INTERRUPT_REPEAT: std::time::Duration = std::time::Duration::from_millis(20);
@@ -104,8 +108,8 @@ struct Shared {
     max_queue: usize,
     next_table: AtomicU64,
     load_path: LoadPath,
-    /// The original connection keeps the database open.
-    _database: Mutex<Connection>,
+    /// Declared last: dropped after every worker connection (fields drop in order).
+    _database: ffi::Database,
 }
 
 impl std::fmt::Debug for Shared {
@@ -120,9 +124,12 @@ impl std::fmt::Debug for Shared {
 
 struct Worker {
     conn: Connection,
+    /// A second connection that loads Arrow streams (duckdb-rs exposes no raw handle).
+    loader: ffi::RawConnection,
     interrupt: Arc<duckdb::InterruptHandle>,
-    /// The last clean-up failed: drop leftover temp tables before the next request.
-    dirty: bool,
+    /// The last clean-up failed: drop this table and leftover temp tables before the next
+    /// request.
+    leftover: Option<String>,
 }
 
 impl EnginePool {
@@ -132,14 +139,16 @@ impl EnginePool {
         let workers = config.workers.max(1);
         let mut idle = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let conn = database.try_clone().map_err(|err| {
+            let conn = database.connect().map_err(|err| {
                 EngineError::Internal(format!("opening a worker connection: {err}"))
             })?;
+            let loader = database.connect_raw().map_err(EngineError::Internal)?;
             let interrupt = conn.interrupt_handle();
             idle.push(Worker {
                 conn,
+                loader,
                 interrupt,
-                dirty: false,
+                leftover: None,
             });
         }
         Ok(Self {
@@ -149,8 +158,8 @@ impl EnginePool {
                 waiting: AtomicUsize::new(0),
                 max_queue: config.max_queue,
                 next_table: AtomicU64::new(0),
-                load_path: LoadPath::Appender,
-                _database: Mutex::new(database),
+                load_path: LoadPath::ArrowStream,
+                _database: database,
             }),
         })
     }
@@ -187,8 +196,9 @@ impl EnginePool {
         let (output_tx, output_rx) = mpsc::channel(OUTPUT_CHANNEL);
         let (ready_tx, ready_rx) = oneshot::channel();
         let table = format!(
-            "vg_input_{}",
-            self.shared.next_table.fetch_add(1, Ordering::Relaxed)
+            "{INTERNAL_PREFIX}_input_{}_{}",
+            self.shared.next_table.fetch_add(1, Ordering::Relaxed),
+            uuid::Uuid::new_v4().simple()
         );
         tokio::spawn(pump(input.batches, input_tx, cancel.clone()));
 
@@ -211,13 +221,14 @@ impl EnginePool {
         tokio::task::spawn_blocking(move || {
             let mut lease = lease;
             let worker = lease.worker_mut();
-            if worker.dirty {
-                match worker::purge(&worker.conn) {
-                    Ok(()) => worker.dirty = false,
-                    Err(err) => tracing::warn!(error = %err, "could not purge a worker"),
-                }
+            if let Some(leftover) = worker.leftover.take()
+                && let Err(err) = worker::purge(&worker.conn, &leftover)
+            {
+                tracing::warn!(error = %err, "could not purge a worker");
+                worker.leftover = Some(leftover);
             }
-            worker.dirty = !worker::run_job(&worker.conn, job, &active);
+            let leftover = worker::run_job(&worker.conn, &mut worker.loader, job, &active);
+            worker.leftover = worker.leftover.take().or(leftover);
         });
 
         match ready_rx.await {

@@ -121,6 +121,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Err(err) = state.catalog.backend().startup_check().await {
+        eprintln!("the storage does not match the configuration: {err}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let server_config = &state.config.server;
     let grpc = match tokio::net::TcpListener::bind(server_config.grpc_listen).await {
         Ok(l) => l,

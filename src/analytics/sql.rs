@@ -18,7 +18,10 @@ use super::{
     AnalyticPlan, AnalyticsError,
     columns::{Columns, invalid},
 };
-use crate::{engine::EngineQuery, proto};
+use crate::{
+    engine::{EngineQuery, INTERNAL_PREFIX},
+    proto,
+};
 
 mod lexer;
 #[cfg(test)]
@@ -104,6 +107,11 @@ pub fn validate(sql: &str) -> Result<String, AnalyticsError> {
             Token::QuotedIdent(name) => (name.as_str(), true),
             _ => continue,
         };
+        if name.to_ascii_lowercase().starts_with(INTERNAL_PREFIX) {
+            return Err(invalid(format!(
+                "sql may only read the view t; names starting with `{INTERNAL_PREFIX}` are reserved for the engine"
+            )));
+        }
         if !quoted && FORBIDDEN_WORDS.contains(&name) {
             return Err(invalid(format!(
                 "sql must be a read-only query; `{name}` is not allowed (quote it as \"{name}\" if it is a column)"

@@ -205,63 +205,62 @@ fn limit(
         .boxed()
 }
 
-/// Encodes batches as Flight data through a bounded channel, recording the outcome.
+/// Encodes batches as Flight data, recording the outcome when the stream ends. tonic polls
+/// the encoder directly (no task or channel in between): the scan's own bounded channel is
+/// the only buffer, and a client that goes away drops the whole chain, which cancels the scan.
 fn flight_stream(
     tracked: Tracked,
     schema: SchemaRef,
     batches: BoxStream<'static, Result<RecordBatch, Error>>,
 ) -> Boxed<FlightData> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<FlightData, Status>>(2);
-    tokio::spawn(async move {
-        let counted = {
-            let query = Arc::clone(&tracked.query);
-            batches.map_ok(move |b| {
-                query.add_rows_returned(b.num_rows() as u64);
-                b
-            })
-        };
-        // Errors travel through the encoder as FlightError::Tonic and are unwrapped below.
-        let input = counted.map_err(|e| FlightError::Tonic(Box::new(Status::from(e))));
-        let mut encoded = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .with_max_flight_data_size(MAX_FLIGHT_DATA_BYTES)
-            .build(input);
-        let cancel = tracked.cancel_token();
-        let reason = tracked.cancelled_reporter();
-        let mut outcome: Result<(), Error> = Ok(());
-        loop {
+    let counted = {
+        let query = Arc::clone(&tracked.query);
+        batches.map_ok(move |b| {
+            query.add_rows_returned(b.num_rows() as u64);
+            b
+        })
+    };
+    // Errors travel through the encoder as FlightError::Tonic and are unwrapped below.
+    let input = counted.map_err(|e| FlightError::Tonic(Box::new(Status::from(e))));
+    let encoded = FlightDataEncoderBuilder::new()
+        .with_schema(schema)
+        .with_max_flight_data_size(MAX_FLIGHT_DATA_BYTES)
+        .build(input);
+    let cancel = tracked.cancel_token();
+    let reason = tracked.cancelled_reporter();
+    let stream = futures::stream::unfold(Some((encoded, tracked)), move |state| {
+        let cancel = cancel.clone();
+        let reason = reason.clone();
+        async move {
+            let (mut encoded, tracked) = state?;
             let next = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => { outcome = Err(reason.cancelled()); break; }
-                next = encoded.next() => next,
+                () = cancel.cancelled() => Err(reason.cancelled()),
+                next = encoded.next() => Ok(next),
             };
-            let item = match next {
-                None => break,
-                Some(Ok(data)) => Ok(data),
-                Some(Err(FlightError::Tonic(status))) => Err(*status),
-                Some(Err(other)) => Err(flight_error(other)),
+            let failure = match next {
+                Ok(Some(Ok(data))) => return Some((Ok(data), Some((encoded, tracked)))),
+                Ok(None) => {
+                    tracked.finish::<()>(&Ok(()));
+                    return None;
+                }
+                Err(err) => (Status::from(err.clone()), err),
+                Ok(Some(Err(FlightError::Tonic(status)))) => {
+                    let err = Error::Internal(status.message().to_owned());
+                    (*status, err)
+                }
+                Ok(Some(Err(other))) => {
+                    let status = flight_error(other);
+                    let err = Error::Internal(status.message().to_owned());
+                    (status, err)
+                }
             };
-            let failed = item
-                .as_ref()
-                .err()
-                .map(|s| Error::Internal(s.message().to_owned()));
-            if tx.send(item).await.is_err() {
-                outcome = Err(Error::Cancelled("the client went away".to_owned()));
-                break;
-            }
-            if let Some(err) = failed {
-                outcome = Err(err);
-                break;
-            }
+            let (status, err) = failure;
+            tracked.finish::<()>(&Err(err));
+            Some((Err(status), None))
         }
-        if let Err(err) = &outcome
-            && matches!(err, Error::Cancelled(_) | Error::DeadlineExceeded(_))
-        {
-            let _ = tx.send(Err(Status::from(err.clone()))).await;
-        }
-        tracked.finish(&outcome);
     });
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+    Box::pin(stream)
 }
 
 fn unsupported(rpc: &str) -> Status {

@@ -9,12 +9,16 @@
 //! - `client`: one endpoint over HTTP/1.1: signing, tabular headers, S3 XML errors.
 //! - `meta`: [`VastBackend`]: failover, transactions, listings, stats, columns.
 //! - `stats`: per-endpoint health counters for `AdminService/ListEndpoints`.
+//! - `probe`: the start-up version probe and bucket check.
+//! - `breaker`: a circuit breaker per endpoint and the load-aware endpoint choice.
 //! - `request`, `response`, `scan`: the `query_data` body, the response decoder, split reads
 //!   with resume-on-failure.
 
+mod breaker;
 mod client;
 pub mod frames;
 mod meta;
+mod probe;
 mod pushdown;
 pub mod relation;
 mod request;

@@ -1,4 +1,4 @@
-//! Measures the two loading paths (run with `--ignored`; see `benches/RESULTS.md`).
+//! Measures the three loading paths (run with `--ignored`; see `benches/RESULTS.md`).
 
 use std::{sync::Arc, time::Instant};
 
@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng, rngs::SmallRng};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    EngineInput, EnginePool, EngineQuery,
+    EngineInput, EnginePool, EngineQuery, arrow_stream,
     ingest::{self, LoadPath, TablePlan},
     sandbox,
     tests::test_config,
@@ -70,22 +70,45 @@ pub(crate) fn sensor_batches(rows: usize, seed: u64) -> (SchemaRef, Vec<RecordBa
 }
 
 fn load_once(path: LoadPath, schema: &SchemaRef, batches: &[RecordBatch]) -> f64 {
-    let conn = sandbox::open_database(&test_config(1, 1)).expect("database");
-    if path == LoadPath::ArrowScan {
-        conn.register_table_function::<duckdb::vtab::arrow::ArrowVTab>("arrow")
-            .expect("register arrow()");
-    }
+    let database = sandbox::open_database(&test_config(1, 1)).expect("database");
+    let conn = database.connect().expect("connection");
     let plan = TablePlan::new(schema).expect("plan");
-    conn.execute_batch(&plan.create_sql("bench").expect("ddl"))
-        .expect("create");
     let started = Instant::now();
-    let mut appender =
-        (path == LoadPath::Appender).then(|| conn.appender("bench").expect("appender"));
-    for batch in batches {
-        ingest::append(&conn, appender.as_mut(), "bench", batch.clone()).expect("append");
-    }
-    if let Some(mut appender) = appender {
-        appender.flush().expect("flush");
+    match path {
+        LoadPath::ArrowStream => {
+            let mut loader = database.connect_raw().expect("raw connection");
+            let (tx, rx) = tokio::sync::mpsc::channel(batches.len().max(1));
+            for batch in batches {
+                tx.try_send(Ok(batch.clone()))
+                    .expect("channel sized for every batch");
+            }
+            drop(tx);
+            arrow_stream::load(
+                &mut loader,
+                "bench_stream",
+                "main.bench",
+                &plan,
+                rx,
+                &CancellationToken::new(),
+            )
+            .expect("load");
+        }
+        LoadPath::Appender | LoadPath::ArrowTableFunction => {
+            if path == LoadPath::ArrowTableFunction {
+                conn.register_table_function::<duckdb::vtab::arrow::ArrowVTab>("arrow")
+                    .expect("register arrow()");
+            }
+            conn.execute_batch(&plan.create_sql("bench").expect("ddl"))
+                .expect("create");
+            let mut appender =
+                (path == LoadPath::Appender).then(|| conn.appender("bench").expect("appender"));
+            for batch in batches {
+                ingest::append(&conn, appender.as_mut(), "bench", batch.clone()).expect("append");
+            }
+            if let Some(mut appender) = appender {
+                appender.flush().expect("flush");
+            }
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     let count: i64 = conn
@@ -109,10 +132,12 @@ fn ingest_paths() {
     let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
     println!("rows={rows} arrow_bytes={bytes}");
     for path in [
+        LoadPath::ArrowStream,
         LoadPath::Appender,
-        LoadPath::ArrowScan,
+        LoadPath::ArrowTableFunction,
+        LoadPath::ArrowStream,
         LoadPath::Appender,
-        LoadPath::ArrowScan,
+        LoadPath::ArrowTableFunction,
     ] {
         let seconds = load_once(path, &schema, &batches);
         println!(

@@ -15,14 +15,17 @@ use duckdb::Connection;
 
 use super::EngineError;
 
-/// How batches get into the table (both measured in `benches/RESULTS.md`).
+/// How batches get into the table (all three measured in `benches/RESULTS.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadPath {
-    /// `Appender::append_record_batch` into the created table (the faster one; used by the pool).
+    /// DuckDB's native Arrow scan over an Arrow C stream fed by the input channel
+    /// (`CREATE TABLE … AS SELECT`; the fastest, used by the pool).
+    ArrowStream,
+    /// duckdb-rs' `Appender::append_record_batch` into a created table.
     Appender,
-    /// `INSERT INTO table SELECT * FROM arrow(?)` with an `ArrowBatchRegistration`; needs the
-    /// `arrow` table function registered on the database.
-    ArrowScan,
+    /// `INSERT INTO table SELECT * FROM arrow(?)` with duckdb-rs' `ArrowBatchRegistration`;
+    /// needs the `arrow` table function registered on the database.
+    ArrowTableFunction,
 }
 
 /// The schema batches are cast to before loading, and the table DDL for it.
@@ -101,7 +104,8 @@ impl TablePlan {
     }
 }
 
-/// Appends normalized batches to one table by one of the [`LoadPath`]s.
+/// Appends a normalized batch to one table by one of duckdb-rs' load paths (an appender for
+/// [`LoadPath::Appender`], else the `arrow` table function).
 pub(crate) fn append(
     conn: &Connection,
     appender: Option<&mut duckdb::Appender<'_>>,

@@ -1,45 +1,41 @@
 //! Opens the one in-process DuckDB database with the sandbox settings.
 //!
-//! Everything is set through `duckdb::Config` at open time, `lock_configuration` last, so no
-//! statement run later on any connection can change it: no files, no network, no extensions,
-//! no settings.
-
-use duckdb::{Config, Connection};
+//! Everything is set at open time, `lock_configuration` last, so no statement run later on
+//! any connection can change it: no files, no network, no extensions, no settings.
 
 use crate::config::EngineConfig;
 
-use super::EngineError;
+use super::{EngineError, ffi::Database};
 
 /// Opens the shared in-memory database for `config`.
 ///
 /// DuckDB's thread pool belongs to the database, so its size is
 /// `workers × threads_per_worker`; each query may use any of them.
-pub(crate) fn open_database(config: &EngineConfig) -> Result<Connection, EngineError> {
+pub(crate) fn open_database(config: &EngineConfig) -> Result<Database, EngineError> {
     let threads = config
         .workers
         .max(1)
         .saturating_mul(config.threads_per_worker.max(1));
-    let threads = i64::try_from(threads).unwrap_or(i64::MAX);
-    let flags = sandbox_config(threads, &config.memory_limit)
-        .map_err(|err| EngineError::Internal(format!("invalid engine settings: {err}")))?;
-    Connection::open_in_memory_with_flags(flags).map_err(|err| {
+    Database::open_in_memory(&sandbox_settings(threads, &config.memory_limit)).map_err(|err| {
         EngineError::Internal(format!(
-            "cannot open the DuckDB database (check engine.memory_limit and engine.threads_per_worker): {err}"
+            "{err} (check engine.memory_limit and engine.threads_per_worker)"
         ))
     })
 }
 
-fn sandbox_config(threads: i64, memory_limit: &str) -> duckdb::Result<Config> {
-    Config::default()
-        .threads(threads)?
-        .max_memory(memory_limit)?
-        .enable_external_access(false)?
-        .enable_autoload_extension(false)?
-        .with("allow_community_extensions", "false")?
+fn sandbox_settings(threads: usize, memory_limit: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("threads", threads.to_string()),
+        ("max_memory", memory_limit.to_owned()),
+        ("enable_external_access", "false".to_owned()),
+        ("autoinstall_known_extensions", "false".to_owned()),
+        ("autoload_known_extensions", "false".to_owned()),
+        ("allow_community_extensions", "false".to_owned()),
         // No spilling to disk: work bigger than the memory limit fails with "Out of Memory".
-        .with("max_temp_directory_size", "0B")?
+        ("max_temp_directory_size", "0B".to_owned()),
         // Per-request tables live for one query: compressing them in an automatic checkpoint
-        // after each appender flush cost half of the ingest time (benches/RESULTS.md).
-        .with("checkpoint_threshold", "1000TB")?
-        .with("lock_configuration", "true")
+        // after each load cost half of the ingest time (benches/RESULTS.md).
+        ("checkpoint_threshold", "1000TB".to_owned()),
+        ("lock_configuration", "true".to_owned()),
+    ]
 }

@@ -1,5 +1,5 @@
-//! What a worker does for one request, on a blocking thread: create the per-request table,
-//! append batches as they arrive, expose the table as the temp view `t`, run the query and
+//! What a worker does for one request, on a blocking thread: load the batches into the
+//! per-request table as they arrive, expose the table as the temp view `t`, run the query and
 //! send coalesced result batches, then drop the per-request state.
 
 use std::sync::{Mutex, PoisonError};
@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    EngineError, EngineQuery,
+    EngineError, EngineQuery, arrow_stream,
+    ffi::RawConnection,
     ingest::{self, LoadPath, TablePlan, quote_ident},
     output::Coalescer,
 };
@@ -18,7 +19,7 @@ use super::{
 /// Everything a worker needs for one request.
 #[derive(Debug)]
 pub(crate) struct Job {
-    /// Unique per-request table name.
+    /// Unique, unguessable per-request table name (starts with [`super::INTERNAL_PREFIX`]).
     pub(crate) table: String,
     /// The normalized schema and its DDL.
     pub(crate) plan: TablePlan,
@@ -36,14 +37,31 @@ pub(crate) struct Job {
     pub(crate) load_path: LoadPath,
 }
 
+/// Where a load path puts the per-request table, schema-qualified and quoted. The Arrow
+/// stream is loaded through a second connection (`loader`), which cannot see the worker's
+/// temp schema, so its table lives in `main` under an unguessable name that sandboxed SQL
+/// may not spell (see `analytics::sql`).
+pub(crate) fn table_ref(load_path: LoadPath, table: &str) -> String {
+    let schema = match load_path {
+        LoadPath::ArrowStream => "main",
+        LoadPath::Appender | LoadPath::ArrowTableFunction => "temp",
+    };
+    format!("{schema}.{}", quote_ident(table))
+}
+
 /// Runs `job` on `conn` to the end, marks the request inactive (so no interrupt can hit the
-/// clean-up or the next request) and drops the per-request table and view. Returns false if
-/// the clean-up failed; the caller then purges the connection before its next use.
-pub(crate) fn run_job(conn: &Connection, job: Job, active: &Mutex<bool>) -> bool {
+/// clean-up or the next request) and drops the per-request table and view. Returns the table
+/// if the clean-up failed; the caller then [`purge`]s it before the worker's next use.
+pub(crate) fn run_job(
+    conn: &Connection,
+    loader: &mut RawConnection,
+    job: Job,
+    active: &Mutex<bool>,
+) -> Option<String> {
     let Job {
         table,
         plan,
-        mut input,
+        input,
         query,
         ready,
         output,
@@ -51,19 +69,30 @@ pub(crate) fn run_job(conn: &Connection, job: Job, active: &Mutex<bool>) -> bool
         load_path,
     } = job;
     let mut ready = Some(ready);
+    let table_ref = table_ref(load_path, &table);
     let result = (|| {
-        load(conn, &table, &plan, &mut input, &cancel, load_path)?;
-        // The pump may still be blocked on a full channel; closing lets it stop.
-        input.close();
+        match load_path {
+            LoadPath::ArrowStream => {
+                let stream_view = format!("{table}_stream");
+                // Consumes `input`: dropping it when the load ends lets the pump stop.
+                arrow_stream::load(loader, &stream_view, &table_ref, &plan, input, &cancel)?;
+            }
+            LoadPath::Appender | LoadPath::ArrowTableFunction => {
+                append_all(conn, &table, &plan, input, &cancel, load_path)?;
+            }
+        }
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {table_ref}"
+        ))
+        .map_err(|err| EngineError::internal("creating the view t", err))?;
         run_query(conn, &query, &cancel, &mut ready, &output)
     })();
-    input.close();
     let result = match result {
         Err(_) if cancel.is_cancelled() => Err(EngineError::Cancelled),
         other => other,
     };
     *active.lock().unwrap_or_else(PoisonError::into_inner) = false;
-    let clean = cleanup(conn, &table);
+    let clean = cleanup(conn, &table_ref);
     if let Err(err) = result {
         match ready.take() {
             Some(ready) => {
@@ -74,7 +103,7 @@ pub(crate) fn run_job(conn: &Connection, job: Job, active: &Mutex<bool>) -> bool
             }
         }
     }
-    clean
+    (!clean).then_some(table_ref)
 }
 
 fn check(cancel: &CancellationToken) -> Result<(), EngineError> {
@@ -85,11 +114,12 @@ fn check(cancel: &CancellationToken) -> Result<(), EngineError> {
     }
 }
 
-fn load(
+/// Creates the temp table and appends every batch through duckdb-rs (the slower paths).
+fn append_all(
     conn: &Connection,
     table: &str,
     plan: &TablePlan,
-    input: &mut mpsc::Receiver<Result<RecordBatch, EngineError>>,
+    mut input: mpsc::Receiver<Result<RecordBatch, EngineError>>,
     cancel: &CancellationToken,
     load_path: LoadPath,
 ) -> Result<(), EngineError> {
@@ -101,7 +131,7 @@ fn load(
             conn.appender(table)
                 .map_err(|err| EngineError::internal("opening the appender", err))?,
         ),
-        LoadPath::ArrowScan => None,
+        LoadPath::ArrowStream | LoadPath::ArrowTableFunction => None,
     };
     while let Some(batch) = input.blocking_recv() {
         check(cancel)?;
@@ -114,11 +144,7 @@ fn load(
             .flush()
             .map_err(|err| EngineError::internal("flushing the appender", err))?;
     }
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {}",
-        quote_ident(table)
-    ))
-    .map_err(|err| EngineError::internal("creating the view t", err))
+    Ok(())
 }
 
 fn run_query(
@@ -168,22 +194,22 @@ fn run_query(
 }
 
 /// Drops the per-request view and table; false if that failed.
-fn cleanup(conn: &Connection, table: &str) -> bool {
-    let sql = format!(
-        "DROP VIEW IF EXISTS temp.t; DROP TABLE IF EXISTS temp.{}",
-        quote_ident(table)
-    );
+fn cleanup(conn: &Connection, table_ref: &str) -> bool {
+    let sql = format!("DROP VIEW IF EXISTS temp.t; DROP TABLE IF EXISTS {table_ref}");
     match conn.execute_batch(&sql) {
         Ok(()) => true,
         Err(err) => {
-            tracing::warn!(table, error = %err, "could not drop the per-request table");
+            tracing::warn!(table_ref, error = %err, "could not drop the per-request table");
             false
         }
     }
 }
 
-/// Drops every temp table and view of the connection (after a failed clean-up).
-pub(crate) fn purge(conn: &Connection) -> Result<(), EngineError> {
+/// Drops `leftover` (a table reference from [`run_job`]) and every temp table and view of the
+/// connection, after a failed clean-up.
+pub(crate) fn purge(conn: &Connection, leftover: &str) -> Result<(), EngineError> {
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {leftover}"))
+        .map_err(|err| EngineError::internal("dropping a leftover table", err))?;
     let names: Vec<(String, bool)> = conn
         .prepare(
             "SELECT table_name, false FROM duckdb_tables() WHERE temporary \

@@ -6,7 +6,7 @@ use vastgate::{emulator::FaultConfig, proto};
 use crate::{
     harness::{SENSOR_ROWS, TestServer, data_dir, sensors},
     referee::{decode_chunks, duckdb_sensor_keys, sensor_keys},
-    vast_sdk::{BUCKET, Emulator},
+    vast_sdk::{ACCESS, BUCKET, Emulator, SECRET},
 };
 
 /// Small pages so that every split takes several `query_data` round trips.
@@ -190,6 +190,51 @@ async fn vast_endpoints_report_health_after_reads() {
     assert!(none.is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vast_breaker_steers_reads_away_from_a_dead_endpoint() {
+    // A port nobody listens on: every connection is refused.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let live = Emulator::start(data_dir()).await;
+    let server = TestServer::with_vast(&[&dead, &live.url], SMALL_PAGES).await;
+    let sensor_3 = proto::Filter {
+        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
+            column: "sensor_id".into(),
+            op: proto::CompareOp::Eq as i32,
+            value: Some(proto::Literal {
+                value: Some(proto::literal::Value::IntValue(3)),
+            }),
+        })),
+    };
+    let expected = duckdb_sensor_keys("sensor_id = 3");
+    // Every split that starts on the dead endpoint fails over; enough failures open its breaker.
+    for _ in 0..2 {
+        assert!(select_keys(&server, Some(sensor_3.clone())).await == expected);
+    }
+    let by_url = |endpoints: &[proto::Endpoint], url: &str| {
+        endpoints
+            .iter()
+            .find(|e| e.url == url)
+            .cloned()
+            .unwrap_or_else(|| panic!("{url} not listed: {endpoints:?}"))
+    };
+    let before = list_endpoints(&server).await;
+    let dead_before = by_url(&before, &dead);
+    assert_eq!(dead_before.breaker_state, "open", "{dead_before:?}");
+    assert!(
+        !dead_before.healthy && dead_before.errors >= 3,
+        "{dead_before:?}"
+    );
+    assert_eq!(by_url(&before, &live.url).breaker_state, "closed");
+    // While it is open, reads go straight to the live endpoint: no new calls to the dead one.
+    assert!(select_keys(&server, Some(sensor_3)).await == expected);
+    let after = list_endpoints(&server).await;
+    assert_eq!(by_url(&after, &dead).requests, dead_before.requests);
+    assert!(by_url(&after, &live.url).requests > by_url(&before, &live.url).requests);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vast_wrong_secret_is_an_auth_error() {
     let a = Emulator::start(data_dir()).await;
@@ -215,4 +260,52 @@ async fn list_endpoints(server: &TestServer) -> Vec<proto::Endpoint> {
         .unwrap()
         .into_inner()
         .endpoints
+}
+
+fn vast_backend(
+    endpoints: &[&str],
+    secret: &str,
+    buckets: &[&str],
+) -> std::sync::Arc<vastgate::backend::vast::VastBackend> {
+    vastgate::backend::vast::VastBackend::new(&vastgate::config::VastConfig {
+        endpoints: endpoints.iter().map(|e| (*e).to_owned()).collect(),
+        access_key: ACCESS.to_owned(),
+        secret_key: secret.to_owned(),
+        buckets: buckets.iter().map(|b| (*b).to_owned()).collect(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vast_startup_check_probes_the_version_and_the_buckets() {
+    use vastgate::backend::{Backend, BackendError};
+    let a = Emulator::start(data_dir()).await;
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    // A reachable endpoint with the right keys and bucket; an unreachable one is only logged.
+    vast_backend(&[&dead, &a.url], SECRET, &[BUCKET])
+        .startup_check()
+        .await
+        .expect("good configuration");
+    let missing = vast_backend(&[&a.url], SECRET, &[BUCKET, "no-such-bucket"])
+        .startup_check()
+        .await
+        .expect_err("missing bucket");
+    assert!(
+        matches!(&missing, BackendError::NotFound { what } if what.contains("no-such-bucket")),
+        "{missing}"
+    );
+    let auth = vast_backend(&[&a.url], "wrong", &[BUCKET])
+        .startup_check()
+        .await
+        .expect_err("wrong secret");
+    assert!(auth.to_string().contains("authentication failed"), "{auth}");
+    // Nothing reachable is not a configuration error: the service starts and retries later.
+    vast_backend(&[&dead], SECRET, &[BUCKET])
+        .startup_check()
+        .await
+        .expect("unreachable is not fatal");
 }

@@ -81,6 +81,8 @@ fn refuses_other_statements_and_functions() {
         ("SELECT * FROM t JOIN 'x.parquet' USING (a)", "not files"),
         ("SELECT * FROM \"data/x.parquet\"", "not files"),
         ("SELECT getenv('HOME')", "getenv"),
+        ("SELECT * FROM main.__vastgate_input_0_ab", "reserved"),
+        ("SELECT * FROM \"__VASTGATE_input_1_cd\"", "reserved"),
         ("SELECT 'unterminated", "unterminated"),
         ("SELECT /* unterminated", "unterminated"),
         ("SELECT \"unterminated", "unterminated"),

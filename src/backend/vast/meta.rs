@@ -16,6 +16,7 @@ use http::{HeaderMap, Method};
 use planus::ReadAsRoot;
 
 use super::{
+    breaker,
     client::{Call, Endpoint, path},
     sigv4::Credentials,
     wire::tabular,
@@ -71,6 +72,11 @@ impl VastBackend {
         }))
     }
 
+    /// The configured buckets (`vast.buckets`).
+    pub(crate) fn buckets(&self) -> &[String] {
+        &self.buckets
+    }
+
     /// `bucket`, or the first configured bucket when empty.
     pub(crate) fn bucket<'a>(&'a self, bucket: &'a str) -> Result<&'a str, BackendError> {
         if !bucket.is_empty() {
@@ -91,10 +97,12 @@ impl VastBackend {
         F: Fn(Endpoint, u64) -> Fut,
         Fut: Future<Output = Result<T, BackendError>>,
     {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut avoid = None;
         let mut last = None;
-        for i in 0..self.endpoints.len() {
-            let ep = &self.endpoints[(start + i) % self.endpoints.len()];
+        for _ in 0..self.endpoints.len() {
+            let cur = breaker::pick(&self.endpoints, start, avoid);
+            let ep = &self.endpoints[cur];
             let result = async {
                 let txid = begin(ep).await?;
                 match f(ep.clone(), txid).await {
@@ -110,7 +118,11 @@ impl VastBackend {
             }
             .await;
             match result {
-                Err(e) if e.is_retryable() => last = Some(e),
+                Err(e) if e.is_retryable() => {
+                    last = Some(e);
+                    avoid = Some(cur);
+                    start = cur + 1;
+                }
                 other => return other,
             }
         }
@@ -310,6 +322,10 @@ impl Backend for VastBackend {
 
     fn kind(&self) -> &'static str {
         "vast"
+    }
+
+    async fn startup_check(&self) -> Result<(), BackendError> {
+        super::probe::check(self).await.map(|_| ())
     }
 
     async fn list_schemas(&self, bucket: &str) -> Result<Vec<String>, BackendError> {

@@ -15,6 +15,7 @@ use http::Method;
 use tokio::sync::mpsc;
 
 use super::{
+    breaker,
     client::{Call, Endpoint, is_slow_down, path},
     frames::INVALID_ROW_ID,
     meta::{VastBackend, begin, end},
@@ -134,12 +135,12 @@ impl Job {
     ) -> Result<(), BackendError> {
         let n = self.endpoints.len();
         let max_failures = (2 * n).max(4);
-        let mut cur = self.first;
+        let mut cur = breaker::pick(&self.endpoints, self.first, None);
         let mut starts = vec![0u64; self.num_sub_splits as usize];
         let mut failures = 0usize;
         let mut txid = None;
         while starts.iter().any(|s| *s != INVALID_ROW_ID) {
-            let ep = &self.endpoints[cur % n];
+            let ep = &self.endpoints[cur];
             let attempt = match txid {
                 Some(id) => self.request(ep, id, &mut starts, tx).await,
                 None => match begin(ep).await {
@@ -165,7 +166,8 @@ impl Job {
                         let ms = (50u64 << failures.min(6)).min(2_000);
                         tokio::time::sleep(Duration::from_millis(ms)).await;
                     }
-                    cur += 1;
+                    // A transaction begun on one endpoint is valid on every other.
+                    cur = breaker::pick(&self.endpoints, cur + 1, Some(cur));
                 }
                 Err(e) => {
                     if let Some(id) = txid {
@@ -176,7 +178,7 @@ impl Job {
             }
         }
         if let Some(id) = txid
-            && let Err(e) = end(&self.endpoints[cur % n], id, Method::PUT).await
+            && let Err(e) = end(&self.endpoints[cur], id, Method::PUT).await
         {
             tracing::warn!(
                 "{}: commit of read transaction {id} failed: {e}",
@@ -230,11 +232,22 @@ impl Job {
             location: ep.url.clone(),
             message: format!("{}: {message}", call.what),
         };
-        let mut body = ep.send(&call).await?.into_body();
+        // A consumer that goes away stops the read at once, even while the endpoint stalls.
+        let response = tokio::select! {
+            biased;
+            () = tx.closed() => return Ok(false),
+            response = ep.send(&call) => response?,
+        };
+        let mut body = response.into_body();
         let mut decoder = Decoder::new(self.queried);
         let mut progressed = false;
         while !decoder.is_done() {
-            let Some(chunk) = ep.next_chunk(&call, &mut body).await? else {
+            let chunk = tokio::select! {
+                biased;
+                () = tx.closed() => return Ok(false),
+                chunk = ep.next_chunk(&call, &mut body) => chunk?,
+            };
+            let Some(chunk) = chunk else {
                 break;
             };
             for page in decoder.push(&chunk).map_err(data_error)? {

@@ -3,9 +3,10 @@
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
+use super::breaker::Breaker;
 use crate::backend::EndpointStatus;
 
 /// Recent failure share (moving average of call outcomes) above which an endpoint is
@@ -24,6 +25,8 @@ pub(crate) struct EndpointStats {
     failure_bits: AtomicU64,
     /// f64 bits of the latency EWMA in milliseconds (0 until the first answer).
     latency_ms_bits: AtomicU64,
+    /// Steers calls away while the endpoint keeps failing.
+    pub(crate) breaker: Breaker,
 }
 
 /// Counts a call as in flight until dropped.
@@ -44,9 +47,15 @@ impl EndpointStats {
         InFlight(self)
     }
 
+    /// Calls in flight right now.
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// A call finished whole (its body included): the endpoint works.
     pub(crate) fn completed(&self) {
         ewma(&self.failure_bits, 0.0, false);
+        self.breaker.success();
     }
 
     /// The endpoint answered (response head) after `latency`.
@@ -58,6 +67,7 @@ impl EndpointStats {
     pub(crate) fn failure(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         ewma(&self.failure_bits, 1.0, false);
+        self.breaker.failure(Instant::now());
     }
 
     /// What the admin API shows.
@@ -67,8 +77,7 @@ impl EndpointStats {
         EndpointStatus {
             url: url.to_owned(),
             healthy: f64::from_bits(self.failure_bits.load(Ordering::Relaxed)) <= UNHEALTHY_ABOVE,
-            // No circuit breaker yet: endpoints are chosen round-robin, failures fail over.
-            breaker_state: "none".to_owned(),
+            breaker_state: self.breaker.state_name(Instant::now()).to_owned(),
             latency_ms: f64::from_bits(self.latency_ms_bits.load(Ordering::Relaxed)),
             error_rate: if requests == 0 {
                 0.0
