@@ -39,6 +39,8 @@ fn main() {
     });
     let pull = |addr: &str, path: &[&str]| -> (f64, f64, f64, String) {
         let out = Command::new(&python)
+            // numpy (imported by pyarrow) starts OpenBLAS threads that spin on the 2 vCPUs.
+            .env("OPENBLAS_NUM_THREADS", "1")
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/benches/flight_pull.py"

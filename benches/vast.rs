@@ -50,6 +50,8 @@ fn main() {
         let sdk_url = url.clone();
         let out = tokio::task::spawn_blocking(move || {
             std::process::Command::new(python)
+                // numpy (imported by pyarrow) starts OpenBLAS threads that spin on the 2 vCPUs.
+                .env("OPENBLAS_NUM_THREADS", "1")
                 .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/vast_sdk_pull.py"))
                 .args([&sdk_url, BUCKET, ACCESS, SECRET])
                 .args([SPLITS.to_string(), SUB_SPLITS.to_string(), WORKERS.to_string()])

@@ -1,8 +1,13 @@
-//! Loading the request's input through DuckDB's native Arrow scan: the input channel becomes
-//! an Arrow C stream ([`InputReader`]) that `CREATE TABLE … AS SELECT * FROM <stream view>`
-//! pulls on DuckDB's own threads while the splits are still arriving. DuckDB converts whole
-//! vectors (no per-value FFI calls as in the Appender), which made ingest N× faster
-//! (`benches/RESULTS.md`, "Engine ingest").
+//! The request's input as an Arrow C stream that DuckDB scans natively: the input channel
+//! becomes a [`RecordBatchReader`] ([`InputReader`]) that DuckDB pulls on its own threads while
+//! the splits are still arriving. DuckDB converts whole vectors (no per-value calls as in the
+//! Appender; `benches/RESULTS.md`, "Engine ingest").
+//!
+//! The stream is always copied into a table with `CREATE TABLE … AS SELECT *` and never
+//! queried directly: the C API's scan (`duckdb_arrow_scan`) ignores the projections and filters
+//! DuckDB pushes into it, so `SELECT b FROM stream` returned column `a` and a string
+//! projection crashed (DuckDB 2.0, tried here). `SELECT *` of every column is the one safe
+//! shape. A second read of a stream (which would see no rows) fails instead.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -14,57 +19,100 @@ use arrow::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{EngineError, ffi::RawConnection, ingest::TablePlan, quote_ident};
+use super::{
+    EngineError,
+    ffi::{ArrowStreamView, RawConnection},
+    ingest::TablePlan,
+    quote_ident,
+};
 
-/// Creates the table `table_ref` (schema-qualified, quoted) from every batch of `input`.
-///
-/// An input error or a cancel stops DuckDB's scan; the original error is returned, not
-/// DuckDB's rewording of it.
-pub(crate) fn load(
+type Input = mpsc::Receiver<Result<RecordBatch, EngineError>>;
+
+/// The error that ended an input stream, kept with its type for the caller (DuckDB only
+/// passes a message on).
+#[derive(Debug, Clone, Default)]
+struct InputFailure(Arc<Mutex<Option<EngineError>>>);
+
+impl InputFailure {
+    fn set(&self, err: EngineError) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+    }
+
+    /// The input's own error in place of the DuckDB error it caused, if there was one.
+    fn explain<T>(
+        &self,
+        result: Result<T, EngineError>,
+        cancel: &CancellationToken,
+    ) -> Result<T, EngineError> {
+        let failure = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match (result, failure) {
+            (Ok(v), None) => Ok(v),
+            (_, Some(err)) => Err(err),
+            (Err(_), None) if cancel.is_cancelled() => Err(EngineError::Cancelled),
+            (Err(err), None) => Err(err),
+        }
+    }
+}
+
+/// Registers `input` as the view `stream_view`, to be read exactly once by `SELECT *`.
+fn register(
     loader: &mut RawConnection,
     stream_view: &str,
-    table_ref: &str,
     plan: &TablePlan,
-    input: mpsc::Receiver<Result<RecordBatch, EngineError>>,
+    input: Input,
     cancel: &CancellationToken,
-) -> Result<(), EngineError> {
-    let failure = Arc::new(Mutex::new(None));
+) -> Result<(ArrowStreamView, InputFailure), EngineError> {
+    let failure = InputFailure::default();
     let reader = InputReader {
         plan: plan.clone(),
         input,
         cancel: cancel.clone(),
-        failure: Arc::clone(&failure),
+        failure: failure.clone(),
+        ended: false,
     };
+    let view = loader
+        .register_arrow_stream(stream_view, Box::new(reader))
+        .map_err(|err| EngineError::internal("registering the input stream", err))?;
+    Ok((view, failure))
+}
+
+/// Creates the table `table_ref` (schema-qualified, quoted) from every batch of `input`.
+pub(crate) fn materialize(
+    loader: &mut RawConnection,
+    stream_view: &str,
+    table_ref: &str,
+    plan: &TablePlan,
+    input: Input,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
+    let (view, failure) = register(loader, stream_view, plan, input, cancel)?;
     let create = format!(
         "CREATE TABLE {table_ref} AS SELECT * FROM {}",
         quote_ident(stream_view)
     );
-    let loaded = loader.load_arrow_stream(stream_view, Box::new(reader), &create);
-    let failure = failure
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-    match (loaded, failure) {
-        (_, Some(err)) => Err(err),
-        (Err(_), None) if cancel.is_cancelled() => Err(EngineError::Cancelled),
-        (Err(err), None) => Err(EngineError::internal("loading the input", err)),
-        (Ok(()), None) => Ok(()),
-    }
+    let loaded = loader
+        .execute(&create)
+        .map_err(|err| EngineError::internal("loading the input", err));
+    let dropped = loader
+        .drop_arrow_stream(view)
+        .map_err(|err| EngineError::internal("dropping the input stream", err));
+    failure.explain(loaded.and(dropped), cancel)
 }
 
 /// The input channel as a [`RecordBatchReader`]; DuckDB calls it from its worker threads.
 struct InputReader {
     plan: TablePlan,
-    input: mpsc::Receiver<Result<RecordBatch, EngineError>>,
+    input: Input,
     cancel: CancellationToken,
-    /// The error that ended the stream, kept with its type for the caller.
-    failure: Arc<Mutex<Option<EngineError>>>,
+    failure: InputFailure,
+    /// The end was reported once; a later call means a second scan.
+    ended: bool,
 }
 
 impl InputReader {
     fn fail(&self, err: EngineError) -> Option<Result<RecordBatch, ArrowError>> {
         let message = err.to_string();
-        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+        self.failure.set(err);
         Some(Err(ArrowError::ExternalError(message.into())))
     }
 }
@@ -73,6 +121,11 @@ impl Iterator for InputReader {
     type Item = Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return self.fail(EngineError::Internal(
+                "the input stream was read twice; it must be copied into a table".to_owned(),
+            ));
+        }
         loop {
             if self.cancel.is_cancelled() {
                 return self.fail(EngineError::Cancelled);
@@ -81,7 +134,10 @@ impl Iterator for InputReader {
             let batch = match self.input.blocking_recv() {
                 // The pump also ends on cancel: only a clean end is the end of the input.
                 None if self.cancel.is_cancelled() => return self.fail(EngineError::Cancelled),
-                None => return None,
+                None => {
+                    self.ended = true;
+                    return None;
+                }
                 Some(Err(err)) => return self.fail(err),
                 Some(Ok(batch)) => batch,
             };

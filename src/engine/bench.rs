@@ -83,7 +83,7 @@ fn load_once(path: LoadPath, schema: &SchemaRef, batches: &[RecordBatch]) -> f64
                     .expect("channel sized for every batch");
             }
             drop(tx);
-            arrow_stream::load(
+            arrow_stream::materialize(
                 &mut loader,
                 "bench_stream",
                 "main.bench",

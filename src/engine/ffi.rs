@@ -110,32 +110,42 @@ impl std::fmt::Debug for RawConnection {
 }
 
 impl RawConnection {
-    /// Runs `create_sql`, which must read the view `view` exactly once (e.g.
-    /// `CREATE TABLE x AS SELECT * FROM view`), with `view` scanning `reader` through DuckDB's
-    /// native Arrow scan. The view is dropped before this returns.
-    pub(crate) fn load_arrow_stream(
+    /// Registers `reader` as the view `view` (in `main`, visible to every connection) over
+    /// DuckDB's native Arrow scan. The stream can be read once: the statement that scans the
+    /// view must scan it exactly once. Drop it with [`RawConnection::drop_arrow_stream`].
+    pub(crate) fn register_arrow_stream(
         &mut self,
         view: &str,
         reader: Box<dyn RecordBatchReader + Send>,
-        create_sql: &str,
-    ) -> Result<(), String> {
+    ) -> Result<ArrowStreamView, String> {
         let c_view = c_string(view)?;
         // Boxed so its address stays fixed while DuckDB holds it.
         let mut stream = Box::new(FFI_ArrowArrayStream::new(reader));
         let stream_ptr: *mut FFI_ArrowArrayStream = &mut *stream;
         // SAFETY: the connection is open; `stream` is a valid Arrow C stream that outlives
-        // the view (it is dropped after `DROP VIEW` below, or leaked if that fails).
+        // the view (`ArrowStreamView` frees it only after `DROP VIEW` succeeded).
         let state = unsafe { ffi::duckdb_arrow_scan(self.raw, c_view.as_ptr(), stream_ptr.cast()) };
         if state != ffi::DuckDBSuccess {
             return Err(format!("DuckDB could not scan the Arrow stream as {view}"));
         }
-        let loaded = self.execute(create_sql);
-        let dropped = self.execute(&format!("DROP VIEW IF EXISTS {}", super::quote_ident(view)));
-        if dropped.is_err() {
-            // The view still points at the stream: never free what DuckDB may still read.
-            std::mem::forget(stream);
-        }
-        loaded.and(dropped)
+        Ok(ArrowStreamView {
+            view: view.to_owned(),
+            stream: Some(stream),
+        })
+    }
+
+    /// Drops the view of [`RawConnection::register_arrow_stream`], then frees its stream.
+    pub(crate) fn drop_arrow_stream(
+        &mut self,
+        mut registered: ArrowStreamView,
+    ) -> Result<(), String> {
+        self.execute(&format!(
+            "DROP VIEW IF EXISTS {}",
+            super::quote_ident(&registered.view)
+        ))?;
+        // The view is gone: nothing can read the stream any more.
+        drop(registered.stream.take());
+        Ok(())
     }
 
     /// Runs one statement and discards its result.
@@ -188,4 +198,28 @@ fn take_c_error(error: *mut c_char) -> String {
     // SAFETY: freed once, with DuckDB's allocator.
     unsafe { ffi::duckdb_free(error.cast()) };
     message
+}
+
+/// An Arrow stream DuckDB may read through a view. Dropped without
+/// [`RawConnection::drop_arrow_stream`], the stream is leaked rather than freed under a view
+/// that may still point at it.
+pub(crate) struct ArrowStreamView {
+    view: String,
+    stream: Option<Box<FFI_ArrowArrayStream>>,
+}
+
+impl std::fmt::Debug for ArrowStreamView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArrowStreamView")
+            .field("view", &self.view)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ArrowStreamView {
+    fn drop(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            std::mem::forget(stream);
+        }
+    }
 }

@@ -75,7 +75,7 @@ pub(crate) fn run_job(
             LoadPath::ArrowStream => {
                 let stream_view = format!("{table}_stream");
                 // Consumes `input`: dropping it when the load ends lets the pump stop.
-                arrow_stream::load(loader, &stream_view, &table_ref, &plan, input, &cancel)?;
+                arrow_stream::materialize(loader, &stream_view, &table_ref, &plan, input, &cancel)?;
             }
             LoadPath::Appender | LoadPath::ArrowTableFunction => {
                 append_all(conn, &table, &plan, input, &cancel, load_path)?;
