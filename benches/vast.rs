@@ -43,6 +43,7 @@ fn main() {
             access_key: ACCESS.into(),
             secret_key: SECRET.into(),
             faults: FaultConfig::default(),
+            tls: None,
         };
         tokio::spawn(emulator::serve(listener, config, std::future::pending()));
 

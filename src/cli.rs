@@ -80,4 +80,10 @@ pub struct EmulateArgs {
     /// "drop_after_frames":7,"stall_after_frames":3,"stall_ms":500,"times":2}` (all optional).
     #[arg(long, value_name = "JSON")]
     pub faults: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }

@@ -18,6 +18,7 @@
 //! - `filter`: the compute-IR filter as a [`crate::predicate::Predicate`] with typed literals.
 //! - `pages`: reading one page of one sub-split from Parquet, filtered exactly.
 //! - `faults`: seeded fault injection (latency, errors, dropped connections, stalls).
+//! - `tls`: HTTPS (`--tls-cert`, `--tls-key`).
 
 mod auth;
 mod faults;
@@ -26,10 +27,12 @@ mod http;
 mod meta;
 mod pages;
 mod query;
+mod tls;
 
 use std::{path::PathBuf, sync::Arc};
 
 pub use faults::FaultConfig;
+pub use tls::TlsFiles;
 
 use crate::backend::local::LocalBackend;
 
@@ -50,6 +53,8 @@ pub struct EmulatorConfig {
     pub secret_key: String,
     /// Faults to inject from the start (changeable at run time via `POST /_emulator/faults`).
     pub faults: FaultConfig,
+    /// Serve HTTPS with this certificate instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 /// Shared state of one running emulator.
@@ -66,6 +71,7 @@ pub async fn serve(
     config: EmulatorConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let local = LocalBackend::new(config.data_dir.clone(), 65_536);
     let faults = faults::Faults::new(config.faults.clone());
     let state = Arc::new(Emulator {
@@ -74,7 +80,20 @@ pub async fn serve(
         faults,
     });
     let app = http::router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    match acceptor {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(acceptor) => {
+            let listener = tls::TlsListener {
+                tcp: listener,
+                acceptor,
+            };
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }

@@ -73,6 +73,10 @@ async fn emulate(args: EmulateArgs) -> ExitCode {
         access_key: args.access_key,
         secret_key: args.secret_key,
         faults,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| emulator::TlsFiles { cert, key }),
     };
     match emulator::serve(listener, config, server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@
 //! - `relation`: the `query_data` body (compute-IR `Relation`) as plain Rust values.
 //! - `frames`: the `query_data` response framing.
 //! - `client`: one endpoint over HTTP/1.1: signing, tabular headers, S3 XML errors.
+//! - `tls`: HTTPS settings (CA file, a TLS server name per endpoint).
 //! - `meta`: [`VastBackend`]: failover, transactions, listings, stats, columns.
 //! - `stats`: per-endpoint health counters for `AdminService/ListEndpoints`.
 //! - `probe`: the start-up version probe and bucket check.
@@ -26,6 +27,7 @@ mod response;
 mod scan;
 pub mod sigv4;
 mod stats;
+mod tls;
 pub(crate) mod wire;
 
 pub use meta::{ROW_GROUP_ROWS, VastBackend};

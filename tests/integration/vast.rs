@@ -309,3 +309,85 @@ async fn vast_startup_check_probes_the_version_and_the_buckets() {
         .await
         .expect("unreachable is not fatal");
 }
+
+/// A CA and a certificate it signed for `vast.test`, written as PEM files into `dir`:
+/// (CA certificate, leaf certificate, leaf key).
+fn test_certificates(dir: &std::path::Path) -> (std::path::PathBuf, vastgate::emulator::TlsFiles) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["vast.test".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let files = vastgate::emulator::TlsFiles {
+        cert: dir.join("leaf.pem"),
+        key: dir.join("leaf.key"),
+    };
+    std::fs::write(&files.cert, leaf.pem()).unwrap();
+    std::fs::write(&files.key, leaf_key.serialize_pem()).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    (ca_file, files)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vast_over_https_with_a_ca_file_and_a_tls_server_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_file, files) = test_certificates(dir.path());
+    let emulator = Emulator::with_tls(data_dir(), files).await;
+    assert!(emulator.url.starts_with("https://127.0.0.1:"));
+    // The certificate names `vast.test`, the endpoint is an IP: the TLS server name bridges them.
+    let toml = format!(
+        "[backend]\nkind = \"vast\"\n[vast]\nendpoints = [\"{url}\"]\naccess_key = \"{ACCESS}\"\n\
+         secret_key = \"{SECRET}\"\nbuckets = [\"{BUCKET}\"]\nca_file = \"{ca}\"\n\
+         [vast.tls_server_names]\n\"{url}\" = \"vast.test\"\n{SMALL_PAGES}",
+        url = emulator.url,
+        ca = ca_file.display(),
+    );
+    let server = TestServer::with_config(&toml).await;
+    let sensor_3 = proto::Filter {
+        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
+            column: "sensor_id".into(),
+            op: proto::CompareOp::Eq as i32,
+            value: Some(proto::Literal {
+                value: Some(proto::literal::Value::IntValue(3)),
+            }),
+        })),
+    };
+    assert!(select_keys(&server, Some(sensor_3)).await == duckdb_sensor_keys("sensor_id = 3"));
+
+    // Without the server name the certificate does not match the IP address.
+    let mut config = vastgate::config::VastConfig {
+        endpoints: vec![emulator.url.clone()],
+        access_key: ACCESS.to_owned(),
+        secret_key: SECRET.to_owned(),
+        buckets: vec![BUCKET.to_owned()],
+        ca_file: Some(ca_file.clone()),
+        ..Default::default()
+    };
+    let backend = vastgate::backend::vast::VastBackend::new(&config).unwrap();
+    let err = vastgate::backend::Backend::list_schemas(&*backend, "")
+        .await
+        .expect_err("certificate for another name");
+    assert!(err.to_string().contains(&emulator.url), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // Nor without the CA that signed it.
+    config.ca_file = None;
+    config
+        .tls_server_names
+        .insert(emulator.url.clone(), "vast.test".to_owned());
+    let backend = vastgate::backend::vast::VastBackend::new(&config).unwrap();
+    let err = vastgate::backend::Backend::list_schemas(&*backend, "")
+        .await
+        .expect_err("unknown issuer");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+}

@@ -30,10 +30,20 @@ impl Emulator {
 
     /// An emulator over `data` on 127.0.0.1:0 injecting `faults`.
     pub(crate) async fn with_faults(data: &Path, faults: FaultConfig) -> Self {
+        Self::serve(data, faults, None).await
+    }
+
+    /// An HTTPS emulator over `data` on 127.0.0.1:0 with the given certificate files.
+    pub(crate) async fn with_tls(data: &Path, tls: emulator::TlsFiles) -> Self {
+        Self::serve(data, FaultConfig::default(), Some(tls)).await
+    }
+
+    async fn serve(data: &Path, faults: FaultConfig, tls: Option<emulator::TlsFiles>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (tx, rx) = oneshot::channel();
         let config = EmulatorConfig {
             data_dir: data.to_owned(),
@@ -41,6 +51,7 @@ impl Emulator {
             access_key: ACCESS.to_owned(),
             secret_key: SECRET.to_owned(),
             faults,
+            tls,
         };
         tokio::spawn(async move {
             emulator::serve(listener, config, async {
@@ -50,7 +61,7 @@ impl Emulator {
             .expect("emulator runs");
         });
         Self {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             shutdown: Some(tx),
         }
     }

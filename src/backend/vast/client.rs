@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
@@ -18,13 +19,29 @@ use hyper_util::{
 use super::{
     sigv4::{self, Credentials, RequestParts},
     stats::EndpointStats,
+    tls,
 };
 use crate::backend::BackendError;
 
 /// The `User-Agent` sent on every request.
 const USER_AGENT: &str = concat!("vastgate/", env!("CARGO_PKG_VERSION"));
 
-/// One endpoint: URL, signing host and a pooled HTTP/1.1 client.
+/// How to reach one endpoint (from `[vast]`).
+#[derive(Debug, Clone)]
+pub(crate) struct EndpointOptions<'a> {
+    /// Signing keys.
+    pub(crate) creds: Credentials,
+    /// TCP connect timeout.
+    pub(crate) connect_timeout: Duration,
+    /// Time allowed for an answer, and between two chunks of a body.
+    pub(crate) timeout: Duration,
+    /// TLS settings shared by every endpoint (used for `https://` URLs).
+    pub(crate) tls: &'a rustls::ClientConfig,
+    /// The name to verify the certificate against instead of the URL's host.
+    pub(crate) tls_server_name: Option<&'a str>,
+}
+
+/// One endpoint: URL, signing host and a pooled HTTP/1.1 (or HTTPS) client.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     /// `http://host:port`, without a trailing slash (used in messages).
@@ -33,7 +50,7 @@ pub(crate) struct Endpoint {
     sign_host: String,
     creds: Credentials,
     timeout: Duration,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// Health counters, shared by every clone of this endpoint.
     pub(crate) stats: Arc<EndpointStats>,
 }
@@ -105,17 +122,12 @@ pub(crate) fn path(segments: &[&str]) -> String {
 }
 
 impl Endpoint {
-    /// An endpoint for `url` (`http://host[:port]`); HTTPS is not supported yet.
-    pub(crate) fn new(
-        url: &str,
-        creds: Credentials,
-        connect_timeout: Duration,
-        timeout: Duration,
-    ) -> Result<Self, BackendError> {
+    /// An endpoint for `url` (`http://host[:port]` or `https://host[:port]`).
+    pub(crate) fn new(url: &str, options: EndpointOptions<'_>) -> Result<Self, BackendError> {
         let url = url.trim_end_matches('/').to_owned();
-        if !url.starts_with("http://") {
-            return Err(BackendError::Unsupported(format!(
-                "vast.endpoints: `{url}`: only http:// endpoints are supported"
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(BackendError::Invalid(format!(
+                "vast.endpoints: `{url}` must start with http:// or https://"
             )));
         }
         let uri: http::Uri = url.parse().map_err(|e| {
@@ -135,17 +147,20 @@ impl Endpoint {
             None | Some(80) | Some(443) => host.to_owned(),
             Some(_) => authority.as_str().to_owned(),
         };
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(options.connect_timeout));
+        http.set_nodelay(true);
+        // The TLS layer needs the https:// URIs passed through.
+        http.enforce_http(false);
+        let connector = tls::connector(options.tls, options.tls_server_name, http)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
         Ok(Self {
             url,
             sign_host,
-            creds,
-            timeout,
+            creds: options.creds,
+            timeout: options.timeout,
             client,
             stats: Arc::new(EndpointStats::default()),
         })
@@ -213,7 +228,7 @@ impl Endpoint {
         let response = tokio::time::timeout(self.timeout, self.client.request(request))
             .await
             .map_err(|_| self.unavailable(call, format!("no answer within {:?}", self.timeout)))?
-            .map_err(|e| self.unavailable(call, format!("request failed: {e}")))?;
+            .map_err(|e| self.unavailable(call, format!("request failed: {}", chain(&e))))?;
         if response.status() == StatusCode::OK {
             return Ok(response);
         }
@@ -260,7 +275,7 @@ impl Endpoint {
                 }
                 Some(Err(e)) => {
                     self.stats.failure();
-                    return Err(self.unavailable(call, format!("connection lost: {e}")));
+                    return Err(self.unavailable(call, format!("connection lost: {}", chain(&e))));
                 }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
@@ -298,6 +313,19 @@ impl Endpoint {
             _ => BackendError::Invalid(format!("{}: {detail}", self.url)),
         }
     }
+}
+
+/// An error with its causes (`client error (Connect): invalid peer certificate: …`): hyper's
+/// own message hides what went wrong, e.g. a certificate that does not match.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// The text of the first `<name>…</name>` element of `xml` (no namespaces, entities decoded).

@@ -17,8 +17,9 @@ use planus::ReadAsRoot;
 
 use super::{
     breaker,
-    client::{Call, Endpoint, path},
+    client::{Call, Endpoint, EndpointOptions, path},
     sigv4::Credentials,
+    tls,
     wire::tabular,
 };
 use crate::{
@@ -48,15 +49,35 @@ impl VastBackend {
             access_key: config.access_key.clone(),
             secret_key: config.secret_key.clone(),
         };
+        let tls = tls::client_config(config.ca_file.as_deref())?;
+        if let Some(unknown) = config.tls_server_names.keys().find(|url| {
+            !config
+                .endpoints
+                .iter()
+                .any(|e| e.trim_end_matches('/') == url.trim_end_matches('/'))
+        }) {
+            return Err(BackendError::Invalid(format!(
+                "vast.tls_server_names: `{unknown}` is not one of vast.endpoints"
+            )));
+        }
         let endpoints = config
             .endpoints
             .iter()
             .map(|url| {
+                let server_name = config
+                    .tls_server_names
+                    .iter()
+                    .find(|(key, _)| key.trim_end_matches('/') == url.trim_end_matches('/'))
+                    .map(|(_, name)| name.as_str());
                 Endpoint::new(
                     url,
-                    creds.clone(),
-                    config.connect_timeout,
-                    config.request_timeout,
+                    EndpointOptions {
+                        creds: creds.clone(),
+                        connect_timeout: config.connect_timeout,
+                        timeout: config.request_timeout,
+                        tls: &tls,
+                        tls_server_name: server_name,
+                    },
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
