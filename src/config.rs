@@ -154,6 +154,10 @@ pub struct VastConfig {
     /// Timeout for one HTTP request (a page of a split).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// How often a long read tells the cluster its transaction is still in use
+    /// (`GET /?transaction`); `0s` turns it off.
+    #[serde(with = "humantime_serde")]
+    pub tx_keepalive: Duration,
     /// PEM file of extra CA certificates for HTTPS endpoints.
     pub ca_file: Option<PathBuf>,
     /// TLS server name per endpoint URL, for IP endpoints behind a hostname certificate.
@@ -170,6 +174,7 @@ impl Default for VastConfig {
             buckets: Vec::new(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
+            tx_keepalive: Duration::from_secs(30),
             ca_file: None,
             tls_server_names: HashMap::new(),
         }

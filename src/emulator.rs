@@ -63,6 +63,8 @@ struct Emulator {
     config: EmulatorConfig,
     local: LocalBackend,
     faults: faults::Faults,
+    /// `GET /?transaction` status calls (keep-alives) served, for `GET /_emulator/stats`.
+    status_calls: std::sync::atomic::AtomicU64,
 }
 
 /// Serves the VAST protocol on `listener` until `shutdown` completes.
@@ -78,6 +80,7 @@ pub async fn serve(
         config,
         local,
         faults,
+        status_calls: std::sync::atomic::AtomicU64::new(0),
     });
     let app = http::router(state);
     match acceptor {

@@ -144,6 +144,13 @@ async fn dispatch(state: &Arc<Emulator>, request: Request) -> Result<Response, S
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
+    if path == "/_emulator/stats" {
+        let calls = state
+            .status_calls
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let body = serde_json::json!({ "transaction_status_calls": calls }).to_string();
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
     if path == "/_emulator/faults" {
         let body = axum::body::to_bytes(body, MAX_BODY)
             .await
@@ -190,7 +197,14 @@ async fn dispatch(state: &Arc<Emulator>, request: Request) -> Result<Response, S
 async fn route(state: &Arc<Emulator>, call: Call) -> Result<Response, S3Error> {
     let n = call.segments.len();
     match (n, call.command.as_str()) {
-        (0, "transaction") => auth::transaction(&state.config, &call),
+        (0, "transaction") => {
+            if call.method == Method::GET && call.header("tabular-get-vast-version").is_none() {
+                state
+                    .status_calls
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            auth::transaction(&state.config, &call)
+        }
         (1, "") if call.method == Method::HEAD || call.method == Method::GET => {
             check_bucket(state, &call)?;
             Ok(StatusCode::OK.into_response())

@@ -391,3 +391,60 @@ async fn vast_over_https_with_a_ca_file_and_a_tls_server_name() {
         "{err}"
     );
 }
+
+/// `GET /_emulator/stats` of the emulator at `url` (plain HTTP).
+async fn emulator_stats(url: &str) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET /_emulator/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vast_long_reads_keep_their_transaction_alive() {
+    // Every response stalls for a while after a few frames: each split read takes > 300 ms.
+    let stalling = FaultConfig {
+        stall_after_frames: Some(2),
+        stall_ms: 300,
+        ..Default::default()
+    };
+    let emulator = Emulator::with_faults(data_dir(), stalling).await;
+    let toml = format!(
+        "[backend]\nkind = \"vast\"\n[vast]\nendpoints = [\"{url}\"]\naccess_key = \"{ACCESS}\"\n\
+         secret_key = \"{SECRET}\"\nbuckets = [\"{BUCKET}\"]\ntx_keepalive = \"50ms\"\n\
+         [exec]\nrows_per_split = 300000\n",
+        url = emulator.url,
+    );
+    let server = TestServer::with_config(&toml).await;
+    assert_eq!(
+        emulator_stats(&emulator.url).await["transaction_status_calls"],
+        0
+    );
+    let sensor_3 = proto::Filter {
+        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
+            column: "sensor_id".into(),
+            op: proto::CompareOp::Eq as i32,
+            value: Some(proto::Literal {
+                value: Some(proto::literal::Value::IntValue(3)),
+            }),
+        })),
+    };
+    assert!(select_keys(&server, Some(sensor_3)).await == duckdb_sensor_keys("sensor_id = 3"));
+    let calls = emulator_stats(&emulator.url).await["transaction_status_calls"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        calls >= 2,
+        "keep-alives during a read of several 300 ms stalls: {calls}"
+    );
+}

@@ -40,6 +40,8 @@ pub struct VastBackend {
     pub(crate) endpoints: Vec<Endpoint>,
     buckets: Vec<String>,
     next: AtomicUsize,
+    /// Interval of transaction keep-alives during a read (zero: none).
+    pub(crate) tx_keepalive: std::time::Duration,
 }
 
 impl VastBackend {
@@ -90,6 +92,7 @@ impl VastBackend {
             endpoints,
             buckets: config.buckets.clone(),
             next: AtomicUsize::new(0),
+            tx_keepalive: config.tx_keepalive,
         }))
     }
 
@@ -165,6 +168,18 @@ pub(crate) async fn begin(ep: &Endpoint) -> Result<u64, BackendError> {
         location: ep.url.clone(),
         message: "begin transaction: no numeric tabular-txid header in the answer".to_owned(),
     })
+}
+
+/// Tells the cluster that transaction `txid` is still in use (`GET /?transaction`).
+pub(crate) async fn keep_alive(ep: &Endpoint, txid: u64) -> Result<(), BackendError> {
+    let call = Call::tabular(
+        Method::GET,
+        "/".to_owned(),
+        "transaction",
+        txid,
+        format!("keep-alive of transaction {txid}"),
+    );
+    ep.send_full(&call).await.map(|_| ())
 }
 
 /// Commits (`PUT`) or rolls back (`DELETE`) transaction `txid`.

@@ -18,7 +18,7 @@ use super::{
     breaker,
     client::{Call, Endpoint, is_slow_down, path},
     frames::INVALID_ROW_ID,
-    meta::{VastBackend, begin, end},
+    meta::{VastBackend, begin, end, keep_alive},
     request::query_body,
     response::Decoder,
 };
@@ -49,6 +49,8 @@ struct Job {
     predicate: Option<Predicate>,
     /// The output: the first `out_schema.fields().len()` queried columns.
     out_schema: SchemaRef,
+    /// Interval of transaction keep-alives (zero: none).
+    tx_keepalive: Duration,
 }
 
 /// The stream of batches of one split.
@@ -124,6 +126,7 @@ fn prepare(
         queried: columns.len(),
         predicate: req.predicate.clone(),
         out_schema,
+        tx_keepalive: backend.tx_keepalive,
     })
 }
 
@@ -139,6 +142,7 @@ impl Job {
         let mut starts = vec![0u64; self.num_sub_splits as usize];
         let mut failures = 0usize;
         let mut txid = None;
+        let mut _keepalive = None;
         while starts.iter().any(|s| *s != INVALID_ROW_ID) {
             let ep = &self.endpoints[cur];
             let attempt = match txid {
@@ -146,6 +150,7 @@ impl Job {
                 None => match begin(ep).await {
                     Ok(id) => {
                         txid = Some(id);
+                        _keepalive = KeepAlive::start(&self.endpoints, id, self.tx_keepalive);
                         self.request(ep, id, &mut starts, tx).await
                     }
                     Err(e) => Err(e),
@@ -300,5 +305,36 @@ impl Job {
             &RecordBatchOptions::new().with_row_count(Some(page.num_rows())),
         )
         .map_err(|e| format!("page does not match the table schema: {e}"))
+    }
+}
+
+/// Pings a read transaction every interval while the split is read; stops when dropped.
+#[derive(Debug)]
+struct KeepAlive(tokio::task::JoinHandle<()>);
+
+impl KeepAlive {
+    fn start(endpoints: &[Endpoint], txid: u64, every: Duration) -> Option<Self> {
+        if every.is_zero() {
+            return None;
+        }
+        let endpoints = endpoints.to_vec();
+        Some(Self(tokio::spawn(async move {
+            let mut next = 0;
+            loop {
+                tokio::time::sleep(every).await;
+                // Any endpoint will do: the transaction belongs to the cluster.
+                let i = breaker::pick(&endpoints, next, None);
+                next = i + 1;
+                if let Err(e) = keep_alive(&endpoints[i], txid).await {
+                    tracing::debug!("keep-alive of transaction {txid} failed: {e}");
+                }
+            }
+        })))
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
