@@ -16,6 +16,8 @@
 //!   with resume-on-failure.
 
 mod breaker;
+#[cfg(test)]
+mod ceiling;
 mod client;
 pub mod frames;
 mod meta;

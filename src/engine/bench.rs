@@ -169,7 +169,7 @@ fn ingest_paths() {
         let seconds = started.elapsed().as_secs_f64();
         assert_eq!(out[0].num_rows(), 1);
         println!(
-            "EnginePool::run (Appender) + count(*): {seconds:.3}s  {:.1} Mrows/s",
+            "EnginePool::run (Arrow stream) + count(*): {seconds:.3}s  {:.1} Mrows/s",
             rows as f64 / seconds / 1e6
         );
     });

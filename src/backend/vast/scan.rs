@@ -34,7 +34,7 @@ const CHANNEL_BATCHES: usize = 2;
 
 /// Everything one split read needs, owned by its task.
 #[derive(Debug)]
-struct Job {
+pub(super) struct Job {
     endpoints: Vec<Endpoint>,
     first: usize,
     path: String,
@@ -75,7 +75,7 @@ pub(super) fn scan(
     }
 }
 
-fn prepare(
+pub(super) fn prepare(
     backend: &VastBackend,
     table: &TableRef,
     meta: &TableMeta,
@@ -193,7 +193,7 @@ impl Job {
         Ok(())
     }
 
-    fn call(&self, txid: u64, starts: &[u64]) -> Call {
+    pub(super) fn call(&self, txid: u64, starts: &[u64]) -> Call {
         let what = format!(
             "query_data of {} split {}/{}",
             self.table, self.split.index, self.split.count

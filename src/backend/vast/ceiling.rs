@@ -1,0 +1,110 @@
+//! The emulator's own ceiling for issue 4's benchmark: the same full scan as
+//! `benches/vast.rs`, but the client only drains the response bytes (no frame or IPC
+//! decoding, no filter, no executor), with pages large enough that each split is one request.
+//! Crate-private code paths, so it is an ignored test rather than a bench target:
+//!
+//! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo test --release --lib -- --ignored --nocapture emulator_ceiling`
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use http::Method;
+
+use super::{
+    meta::{VastBackend, begin, end},
+    scan::prepare,
+};
+use crate::{
+    backend::{Backend, ScanRequest, Split, TableRef},
+    config::VastConfig,
+    emulator::{self, EmulatorConfig, FaultConfig},
+};
+
+const SPLITS: u32 = 8;
+const SUB_SPLITS: u32 = 4;
+const CONCURRENT: usize = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: needs VASTGATE_BENCH_DATA; see the module doc"]
+async fn emulator_ceiling() {
+    let Ok(data) = std::env::var("VASTGATE_BENCH_DATA") else {
+        eprintln!("set VASTGATE_BENCH_DATA to a gen-data folder");
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let config = EmulatorConfig {
+        data_dir: data.into(),
+        bucket: "bench".into(),
+        access_key: "a".into(),
+        secret_key: "s".into(),
+        faults: FaultConfig::default(),
+        tls: None,
+    };
+    tokio::spawn(emulator::serve(listener, config, std::future::pending()));
+    let backend = VastBackend::new(&VastConfig {
+        endpoints: vec![url],
+        access_key: "a".into(),
+        secret_key: "s".into(),
+        buckets: vec!["bench".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let table = TableRef {
+        bucket: "bench".into(),
+        schema: "demo".into(),
+        table: "sensors".into(),
+    };
+    let meta = backend.describe(&table).await.unwrap();
+    let req = ScanRequest {
+        projection: None,
+        predicate: None,
+        num_sub_splits: SUB_SPLITS,
+        // One page per sub-split: each split is one request.
+        limit_rows_per_sub_split: 1 << 24,
+        priority: 0,
+    };
+    let ep = &backend.endpoints[0];
+    let mut best = f64::MAX;
+    let mut bytes = 0u64;
+    for _ in 0..3 {
+        let txid = begin(ep).await.unwrap();
+        let started = Instant::now();
+        let drained: Vec<u64> = futures::stream::iter(0..SPLITS)
+            .map(|index| {
+                let job = prepare(
+                    &backend,
+                    &table,
+                    &meta,
+                    &req,
+                    Split {
+                        index,
+                        count: SPLITS,
+                    },
+                )
+                .unwrap();
+                async move {
+                    let call = job.call(txid, &[0; SUB_SPLITS as usize]);
+                    let mut body = ep.send(&call).await.unwrap().into_body();
+                    let mut n = 0u64;
+                    while let Some(chunk) = ep.next_chunk(&call, &mut body).await.unwrap() {
+                        n += chunk.len() as u64;
+                    }
+                    n
+                }
+            })
+            .buffer_unordered(CONCURRENT)
+            .collect()
+            .await;
+        best = best.min(started.elapsed().as_secs_f64());
+        bytes = drained.iter().sum();
+        end(ep, txid, Method::PUT).await.unwrap();
+    }
+    let rows = meta.num_rows as f64;
+    println!(
+        "emulator ceiling: {rows} rows, {bytes} bytes in {best:.3} s = {:.2} Mrows/s, {:.0} MB/s \
+         ({SPLITS} splits × {SUB_SPLITS} sub-splits, {CONCURRENT} concurrent, best of 3)",
+        rows / best / 1e6,
+        bytes as f64 / best / 1e6
+    );
+}
