@@ -80,6 +80,10 @@ pub struct EmulateArgs {
     /// "drop_after_frames":7,"stall_after_frames":3,"stall_ms":500,"times":2}` (all optional).
     #[arg(long, value_name = "JSON")]
     pub faults: Option<String>,
+    /// Keep up to this many MiB of encoded query_data pages and answer repeated requests from
+    /// memory (0: off).
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    pub page_cache_mb: u64,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

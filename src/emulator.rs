@@ -55,6 +55,10 @@ pub struct EmulatorConfig {
     pub faults: FaultConfig,
     /// Serve HTTPS with this certificate instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Keep encoded `query_data` pages up to this many bytes and serve repeated requests from
+    /// memory (0: off). Lets a benchmark measure clients rather than the emulator's Parquet
+    /// decoding.
+    pub page_cache_bytes: u64,
 }
 
 /// Shared state of one running emulator.
@@ -63,6 +67,8 @@ struct Emulator {
     config: EmulatorConfig,
     local: LocalBackend,
     faults: faults::Faults,
+    /// Encoded pages by request (see [`EmulatorConfig::page_cache_bytes`]).
+    page_cache: Option<moka::future::Cache<query::PageKey, query::Frames>>,
     /// `GET /?transaction` status calls (keep-alives) served, for `GET /_emulator/stats`.
     status_calls: std::sync::atomic::AtomicU64,
 }
@@ -76,10 +82,20 @@ pub async fn serve(
     let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let local = LocalBackend::new(config.data_dir.clone(), 65_536);
     let faults = faults::Faults::new(config.faults.clone());
+    let page_cache = (config.page_cache_bytes > 0).then(|| {
+        moka::future::Cache::builder()
+            .max_capacity(config.page_cache_bytes)
+            .weigher(|_, frames: &query::Frames| {
+                let bytes: usize = frames.iter().map(|f| f.len()).sum();
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .build()
+    });
     let state = Arc::new(Emulator {
         config,
         local,
         faults,
+        page_cache,
         status_calls: std::sync::atomic::AtomicU64::new(0),
     });
     let app = http::router(state);

@@ -73,6 +73,7 @@ async fn emulate(args: EmulateArgs) -> ExitCode {
         access_key: args.access_key,
         secret_key: args.secret_key,
         faults,
+        page_cache_bytes: args.page_cache_mb.saturating_mul(1 << 20),
         tls: args
             .tls_cert
             .zip(args.tls_key)

@@ -149,10 +149,19 @@ impl Reader {
                 continue;
             }
             let finished = self.read_range(start.max(start_row_id), end, |first_row, batch| {
-                let mask = match &self.predicate {
-                    Some(p) => evaluate(p, &batch).map_err(|e| format!("filter: {e}"))?,
-                    None => BooleanArray::from(vec![true; batch.num_rows()]),
+                let Some(predicate) = &self.predicate else {
+                    // No filter: the first rows up to the limit, without copying.
+                    let rows = (batch.num_rows() as u64).min(limit - taken);
+                    taken += rows;
+                    let part = batch.slice(0, rows as usize);
+                    parts.push(part.project(&self.output).map_err(|e| e.to_string())?);
+                    if taken == limit {
+                        next_row_id = first_row + rows;
+                        return Ok(false);
+                    }
+                    return Ok(true);
                 };
+                let mask = evaluate(predicate, &batch).map_err(|e| format!("filter: {e}"))?;
                 let mut keep = Vec::with_capacity(batch.num_rows());
                 let mut stop_at = None;
                 for i in 0..mask.len() {

@@ -126,6 +126,12 @@ async fn reader(state: &Arc<Emulator>, call: &Call) -> Result<Reader, S3Error> {
     })
 }
 
+/// Encoded frames of one page, shared between the cache and responses.
+pub(super) type Frames = Arc<Vec<Bytes>>;
+
+/// What identifies one page: table path, relation body, split layout, sub-split, start, limit.
+pub(super) type PageKey = (String, Bytes, [u64; 7]);
+
 /// Serves one `query_data` request.
 pub(super) async fn query_data(state: &Arc<Emulator>, call: Call) -> Result<Response, S3Error> {
     let layout = parse_split(&call)?;
@@ -140,32 +146,83 @@ pub(super) async fn query_data(state: &Arc<Emulator>, call: Call) -> Result<Resp
     let reader = Arc::new(reader(state, &call).await?);
     let fault = state.faults.for_query()?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, Dropped>>(CHANNEL_FRAMES);
-    tokio::spawn(produce(reader, layout, limit, starts, fault, tx));
+    let pages = Pages {
+        cache: state.page_cache.clone(),
+        path: call.segments.join("/"),
+        body: call.body.clone(),
+        reader,
+        layout,
+        limit,
+    };
+    tokio::spawn(produce(pages, starts, fault, tx));
     Ok(Response::new(Body::from_stream(ReceiverStream::new(rx))))
 }
 
-async fn produce(
+/// Where a response's pages come from: the cache of encoded pages, else the reader.
+struct Pages {
+    cache: Option<moka::future::Cache<PageKey, Frames>>,
+    path: String,
+    body: Bytes,
     reader: Arc<Reader>,
     layout: Layout,
     limit: u64,
+}
+
+impl Pages {
+    /// The encoded frames of sub-split `sub`'s page from `start`.
+    async fn frames(&self, sub: u64, start: u64) -> Result<Frames, String> {
+        let l = &self.layout;
+        let key: PageKey = (
+            self.path.clone(),
+            self.body.clone(),
+            [
+                l.split,
+                l.num_splits,
+                l.rgps,
+                l.num_sub_splits,
+                sub,
+                start,
+                self.limit,
+            ],
+        );
+        if let Some(cache) = &self.cache
+            && let Some(frames) = cache.get(&key).await
+        {
+            return Ok(frames);
+        }
+        let (reader, layout, limit) = (Arc::clone(&self.reader), self.layout, self.limit);
+        let frames = tokio::task::spawn_blocking(move || {
+            let Page { batch, next_row_id } = reader.page(&layout, sub, start, limit)?;
+            frames::encode_page(sub as u32, next_row_id, &batch).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("page task failed: {e}"))??;
+        let frames: Frames = Arc::new(frames.into_iter().map(Bytes::from).collect());
+        if let Some(cache) = &self.cache {
+            cache.insert(key, Arc::clone(&frames)).await;
+        }
+        Ok(frames)
+    }
+}
+
+async fn produce(
+    pages: Pages,
     starts: Vec<(u64, u64)>,
     fault: StreamFault,
     tx: mpsc::Sender<Result<Bytes, Dropped>>,
 ) {
-    // Read every active sub-split's page, then interleave their frames round-robin.
-    let mut streams: Vec<std::vec::IntoIter<Vec<u8>>> = Vec::with_capacity(starts.len());
-    for (sub, start) in starts {
-        let r = Arc::clone(&reader);
-        let page = tokio::task::spawn_blocking(move || r.page(&layout, sub, start, limit)).await;
-        let frames = match page {
-            Ok(Ok(Page { batch, next_row_id })) => {
-                frames::encode_page(sub as u32, next_row_id, &batch).map_err(|e| e.to_string())
-            }
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(format!("page task failed: {e}")),
-        };
-        match frames {
-            Ok(f) => streams.push(f.into_iter()),
+    // Read and encode every active sub-split's page in parallel, then interleave their frames
+    // round-robin.
+    let pages = futures::future::join_all(
+        starts
+            .into_iter()
+            .map(|(sub, start)| pages.frames(sub, start)),
+    )
+    .await;
+    let mut streams = Vec::with_capacity(pages.len());
+    for page in pages {
+        match page {
+            Ok(frames) => streams.push((frames, 0usize)),
             Err(message) => {
                 tracing::warn!("query_data failed: {message}");
                 let _ = tx.send(Ok(Bytes::from(frames::failed(1)))).await;
@@ -176,8 +233,11 @@ async fn produce(
     let mut sent = 0u64;
     loop {
         let mut any = false;
-        for stream in &mut streams {
-            let Some(frame) = stream.next() else { continue };
+        for (frames, next) in &mut streams {
+            let Some(frame) = frames.get(*next).cloned() else {
+                continue;
+            };
+            *next += 1;
             any = true;
             if fault.drop_after.is_some_and(|n| sent >= n) {
                 let _ = tx.send(Err(Dropped)).await;
@@ -188,7 +248,7 @@ async fn produce(
             {
                 tokio::time::sleep(pause).await;
             }
-            if tx.send(Ok(Bytes::from(frame))).await.is_err() {
+            if tx.send(Ok(frame)).await.is_err() {
                 return; // client gone
             }
             sent += 1;

@@ -448,3 +448,26 @@ async fn vast_long_reads_keep_their_transaction_alive() {
         "keep-alives during a read of several 300 ms stalls: {calls}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vast_emulator_page_cache_serves_the_same_rows() {
+    let emulator = Emulator::with_page_cache(data_dir()).await;
+    let server = TestServer::with_vast(&[&emulator.url], SMALL_PAGES).await;
+    let sensor_3 = proto::Filter {
+        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
+            column: "sensor_id".into(),
+            op: proto::CompareOp::Eq as i32,
+            value: Some(proto::Literal {
+                value: Some(proto::literal::Value::IntValue(3)),
+            }),
+        })),
+    };
+    let all = duckdb_sensor_keys("true");
+    let filtered = duckdb_sensor_keys("sensor_id = 3");
+    // The second round is answered from the cache; a filtered read must not get cached pages
+    // of the unfiltered one.
+    for _ in 0..2 {
+        assert!(select_keys(&server, None).await == all);
+        assert!(select_keys(&server, Some(sensor_3.clone())).await == filtered);
+    }
+}

@@ -30,15 +30,25 @@ impl Emulator {
 
     /// An emulator over `data` on 127.0.0.1:0 injecting `faults`.
     pub(crate) async fn with_faults(data: &Path, faults: FaultConfig) -> Self {
-        Self::serve(data, faults, None).await
+        Self::serve(data, faults, None, 0).await
+    }
+
+    /// An emulator over `data` on 127.0.0.1:0 serving repeated pages from a cache.
+    pub(crate) async fn with_page_cache(data: &Path) -> Self {
+        Self::serve(data, FaultConfig::default(), None, 64 << 20).await
     }
 
     /// An HTTPS emulator over `data` on 127.0.0.1:0 with the given certificate files.
     pub(crate) async fn with_tls(data: &Path, tls: emulator::TlsFiles) -> Self {
-        Self::serve(data, FaultConfig::default(), Some(tls)).await
+        Self::serve(data, FaultConfig::default(), Some(tls), 0).await
     }
 
-    async fn serve(data: &Path, faults: FaultConfig, tls: Option<emulator::TlsFiles>) -> Self {
+    async fn serve(
+        data: &Path,
+        faults: FaultConfig,
+        tls: Option<emulator::TlsFiles>,
+        page_cache_bytes: u64,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -52,6 +62,7 @@ impl Emulator {
             secret_key: SECRET.to_owned(),
             faults,
             tls,
+            page_cache_bytes,
         };
         tokio::spawn(async move {
             emulator::serve(listener, config, async {

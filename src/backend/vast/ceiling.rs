@@ -40,6 +40,11 @@ async fn emulator_ceiling() {
         secret_key: "s".into(),
         faults: FaultConfig::default(),
         tls: None,
+        page_cache_bytes: std::env::var("VG_PAGE_CACHE_MB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            << 20,
     };
     tokio::spawn(emulator::serve(listener, config, std::future::pending()));
     let backend = VastBackend::new(&VastConfig {
