@@ -291,6 +291,12 @@ impl Endpoint {
         let text = String::from_utf8_lossy(body);
         let code = xml_element(&text, "Code").unwrap_or_default();
         let message = xml_element(&text, "Message").unwrap_or_default();
+        // HEAD answers carry no body: then there is only the status to report.
+        let reason = if code.is_empty() && message.is_empty() {
+            status.to_string()
+        } else {
+            format!("{code}: {message}")
+        };
         let detail = format!("{}: {} {code}: {message}", call.what, status.as_u16());
         match status.as_u16() {
             403 => BackendError::Invalid(format!(
@@ -298,10 +304,10 @@ impl Endpoint {
                 self.url
             )),
             404 => BackendError::NotFound {
-                what: format!("{} ({}: {code}: {message})", call.what, self.url),
+                what: format!("{} ({}: {reason})", call.what, self.url),
             },
             _ if code.starts_with("NoSuch") => BackendError::NotFound {
-                what: format!("{} ({}: {code}: {message})", call.what, self.url),
+                what: format!("{} ({}: {reason})", call.what, self.url),
             },
             _ if code == "TabularUnsupportedColumnType" => {
                 BackendError::Unsupported(format!("{}: {detail}", self.url))
