@@ -67,6 +67,25 @@ async fn vast_metadata_calls_through_the_client() {
     assert_eq!(missing.code(), tonic::Code::NotFound, "{missing}");
 }
 
+/// `sensor_id = id`.
+fn sensor_id_is(id: i64) -> proto::Filter {
+    proto::Filter {
+        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
+            column: "sensor_id".into(),
+            op: proto::CompareOp::Eq as i32,
+            value: Some(proto::Literal {
+                value: Some(proto::literal::Value::IntValue(id)),
+            }),
+        })),
+    }
+}
+
+/// The URL of a loopback port nobody listens on: every connection is refused.
+fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
 async fn select_keys(server: &TestServer, filter: Option<proto::Filter>) -> Vec<(i64, i32)> {
     let stream = server
         .query()
@@ -192,22 +211,10 @@ async fn vast_endpoints_report_health_after_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn vast_breaker_steers_reads_away_from_a_dead_endpoint() {
-    // A port nobody listens on: every connection is refused.
-    let dead = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", listener.local_addr().unwrap())
-    };
+    let dead = dead_endpoint();
     let live = Emulator::start(data_dir()).await;
     let server = TestServer::with_vast(&[&dead, &live.url], SMALL_PAGES).await;
-    let sensor_3 = proto::Filter {
-        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
-            column: "sensor_id".into(),
-            op: proto::CompareOp::Eq as i32,
-            value: Some(proto::Literal {
-                value: Some(proto::literal::Value::IntValue(3)),
-            }),
-        })),
-    };
+    let sensor_3 = sensor_id_is(3);
     let expected = duckdb_sensor_keys("sensor_id = 3");
     // Every split that starts on the dead endpoint fails over; enough failures open its breaker.
     for _ in 0..2 {
@@ -281,10 +288,7 @@ fn vast_backend(
 async fn vast_startup_check_probes_the_version_and_the_buckets() {
     use vastgate::backend::{Backend, BackendError};
     let a = Emulator::start(data_dir()).await;
-    let dead = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", listener.local_addr().unwrap())
-    };
+    let dead = dead_endpoint();
     // A reachable endpoint with the right keys and bucket; an unreachable one is only logged.
     vast_backend(&[&dead, &a.url], SECRET, &[BUCKET])
         .startup_check()
@@ -348,15 +352,7 @@ async fn vast_over_https_with_a_ca_file_and_a_tls_server_name() {
         ca = ca_file.display(),
     );
     let server = TestServer::with_config(&toml).await;
-    let sensor_3 = proto::Filter {
-        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
-            column: "sensor_id".into(),
-            op: proto::CompareOp::Eq as i32,
-            value: Some(proto::Literal {
-                value: Some(proto::literal::Value::IntValue(3)),
-            }),
-        })),
-    };
+    let sensor_3 = sensor_id_is(3);
     assert!(select_keys(&server, Some(sensor_3)).await == duckdb_sensor_keys("sensor_id = 3"));
 
     // Without the server name the certificate does not match the IP address.
@@ -430,15 +426,7 @@ async fn vast_long_reads_keep_their_transaction_alive() {
         emulator_stats(&emulator.url).await["transaction_status_calls"],
         0
     );
-    let sensor_3 = proto::Filter {
-        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
-            column: "sensor_id".into(),
-            op: proto::CompareOp::Eq as i32,
-            value: Some(proto::Literal {
-                value: Some(proto::literal::Value::IntValue(3)),
-            }),
-        })),
-    };
+    let sensor_3 = sensor_id_is(3);
     assert!(select_keys(&server, Some(sensor_3)).await == duckdb_sensor_keys("sensor_id = 3"));
     let calls = emulator_stats(&emulator.url).await["transaction_status_calls"]
         .as_u64()
@@ -453,15 +441,7 @@ async fn vast_long_reads_keep_their_transaction_alive() {
 async fn vast_emulator_page_cache_serves_the_same_rows() {
     let emulator = Emulator::with_page_cache(data_dir()).await;
     let server = TestServer::with_vast(&[&emulator.url], SMALL_PAGES).await;
-    let sensor_3 = proto::Filter {
-        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
-            column: "sensor_id".into(),
-            op: proto::CompareOp::Eq as i32,
-            value: Some(proto::Literal {
-                value: Some(proto::literal::Value::IntValue(3)),
-            }),
-        })),
-    };
+    let sensor_3 = sensor_id_is(3);
     let all = duckdb_sensor_keys("true");
     let filtered = duckdb_sensor_keys("sensor_id = 3");
     // The second round is answered from the cache; a filtered read must not get cached pages
@@ -470,4 +450,103 @@ async fn vast_emulator_page_cache_serves_the_same_rows() {
         assert!(select_keys(&server, None).await == all);
         assert!(select_keys(&server, Some(sensor_3.clone())).await == filtered);
     }
+}
+
+/// A folder with `nested/t.parquet`: `id` int64 and `st` struct<x int32, y utf8>, 3 rows.
+fn nested_table() -> tempfile::TempDir {
+    use arrow::{
+        array::{ArrayRef, Int32Array, Int64Array, StringArray, StructArray},
+        datatypes::{DataType, Field, Fields, Schema},
+        record_batch::RecordBatch,
+    };
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("nested")).unwrap();
+    let fields = Fields::from(vec![
+        Field::new("x", DataType::Int32, true),
+        Field::new("y", DataType::Utf8, true),
+    ]);
+    let st = StructArray::new(
+        fields.clone(),
+        vec![
+            Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef,
+            Arc::new(StringArray::from(vec!["a", "b", "c"])),
+        ],
+        None,
+    );
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("st", DataType::Struct(fields), true),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(Int64Array::from(vec![10, 20, 30])), Arc::new(st)],
+    )
+    .unwrap();
+    let file = std::fs::File::create(dir.path().join("nested/t.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vast_nested_columns_are_described_and_refused_clearly_when_read() {
+    let data = nested_table();
+    let emulator = Emulator::start(data.path()).await;
+    let server = TestServer::with_vast(&[&emulator.url], "").await;
+    let table = Some(proto::TableRef {
+        bucket: BUCKET.into(),
+        schema: "nested".into(),
+        table: "t".into(),
+    });
+    let described = server
+        .query()
+        .await
+        .describe_table(proto::DescribeTableRequest {
+            table: table.clone(),
+            bypass_cache: true,
+        })
+        .await
+        .expect("describe a table with a struct column")
+        .into_inner();
+    assert_eq!(described.num_rows, 3);
+    let select = |columns: Vec<String>| {
+        let server = &server;
+        let table = table.clone();
+        async move {
+            let stream = server
+                .query()
+                .await
+                .select(proto::SelectRequest {
+                    table,
+                    columns,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            decode_chunks(stream).await
+        }
+    };
+    // Flat columns of the table read as usual.
+    let (_, batches, _) = select(vec!["id".into()]).await.expect("flat column");
+    let ids: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(ids, vec![10, 20, 30]);
+    // The struct column: UNIMPLEMENTED, naming the column and its type.
+    let err = select(vec!["st".into()]).await.expect_err("struct column");
+    assert_eq!(err.code(), tonic::Code::Unimplemented, "{err}");
+    assert!(
+        err.message().contains("column `st`") && err.message().contains("Struct"),
+        "{err}"
+    );
 }
