@@ -8,7 +8,7 @@ use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert, ipc,
+    ipc,
     read::{self, ReadArgs},
     tracked::{CancelReason, Tracked},
 };
@@ -114,21 +114,21 @@ async fn start<R: Common>(
     dry_run: bool,
 ) -> Result<EngineOutput, Error> {
     let state = &tracked.state;
-    let table = convert::table_ref(request.table())?;
-    let bypass = request.hints().is_some_and(|h| h.bypass_cache);
-    let described = state.catalog.describe(&table, bypass).await?;
-    let plan = plan_fn(&described.entry.meta.schema).map_err(analytics_error)?;
-    let scan = read::prepare(
+    // One catalog lookup: the analytic's plan needs the schema before the read is planned.
+    let (table, meta) = read::describe(tracked, request.table(), request.hints()).await?;
+    let plan = plan_fn(&meta.schema).map_err(analytics_error)?;
+    let scan = read::plan_read(
         tracked,
-        ReadArgs {
+        table,
+        meta,
+        &ReadArgs {
             table: request.table(),
             columns: &plan.columns,
             filter: request.filter(),
             hints: request.hints(),
             ..Default::default()
         },
-    )
-    .await?;
+    )?;
     let schema = Arc::clone(&scan.output_schema);
     let batches = if dry_run {
         futures::stream::empty().boxed()

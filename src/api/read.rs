@@ -2,6 +2,7 @@
 
 use crate::{
     api::convert,
+    backend::{TableMeta, TableRef},
     error::Error,
     exec::ScanPlan,
     plan::{self, ReadSpec},
@@ -26,13 +27,33 @@ pub(crate) struct ReadArgs<'a> {
 
 /// Resolves, validates and plans a read; records table, cache use and splits in the query log.
 pub(crate) async fn prepare(tracked: &Tracked, args: ReadArgs<'_>) -> Result<ScanPlan, Error> {
-    let state = &tracked.state;
-    let table = convert::table_ref(args.table)?;
+    let (table, meta) = describe(tracked, args.table, args.hints).await?;
+    plan_read(tracked, table, meta, &args)
+}
+
+/// Resolves the table and reads its metadata through the catalog; records table and cache
+/// use in the query log.
+pub(crate) async fn describe(
+    tracked: &Tracked,
+    table: Option<&proto::TableRef>,
+    hints: Option<&proto::QueryHints>,
+) -> Result<(TableRef, TableMeta), Error> {
+    let table = convert::table_ref(table)?;
     tracked.query.set_table(&table);
-    let bypass = args.hints.is_some_and(|h| h.bypass_cache);
-    let described = state.catalog.describe(&table, bypass).await?;
+    let bypass = hints.is_some_and(|h| h.bypass_cache);
+    let described = tracked.state.catalog.describe(&table, bypass).await?;
     tracked.query.set_cache_hit(described.from_cache);
-    let meta = described.entry.meta.clone();
+    Ok((table, described.entry.meta.clone()))
+}
+
+/// Validates columns and filter of `args` against `meta` and plans the splits (for a caller
+/// that has described the table already, see [`describe`]).
+pub(crate) fn plan_read(
+    tracked: &Tracked,
+    table: TableRef,
+    meta: TableMeta,
+    args: &ReadArgs<'_>,
+) -> Result<ScanPlan, Error> {
     let projection = if args.no_columns {
         Some(Vec::new())
     } else {
@@ -48,7 +69,7 @@ pub(crate) async fn prepare(tracked: &Tracked, args: ReadArgs<'_>) -> Result<Sca
             limit: args.limit,
             hints: args.hints.cloned(),
         },
-        &state.config.exec,
+        &tracked.state.config.exec,
     );
     tracked.query.set_splits(plan.num_splits);
     Ok(plan)

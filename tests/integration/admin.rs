@@ -54,6 +54,28 @@ async fn cache_stats_and_invalidation() {
 }
 
 #[tokio::test]
+async fn an_analytics_request_looks_the_table_up_once() {
+    let server = TestServer::start().await;
+    let mut admin = server.admin().await;
+    server
+        .analytics()
+        .await
+        .percentiles(proto::PercentilesRequest {
+            table: sensors(),
+            value_column: "temperature".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let stats = admin
+        .cache_stats(proto::CacheStatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((stats.hits, stats.misses), (0, 1), "{stats:?}");
+}
+
+#[tokio::test]
 async fn query_log_records_and_exports() {
     let server = TestServer::start().await;
     let mut query = server.query().await;
