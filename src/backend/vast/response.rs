@@ -2,14 +2,16 @@
 //! frames `u32 stream_id | u64 next_row_id | IPC message`, one IPC stream per leaf column,
 //! a page per stream id once its last column closes.
 
-use std::{collections::HashMap, io::Cursor, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
 use arrow::{
+    buffer::Buffer,
     compute::concat_batches,
     datatypes::{Field, Schema},
-    ipc::{reader::StreamReader, root_as_message},
+    ipc::{reader::StreamDecoder, root_as_message},
     record_batch::{RecordBatch, RecordBatchOptions},
 };
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::frames::{DONE, FAILED, KEEP_ALIVE};
 
@@ -27,16 +29,65 @@ pub(crate) struct Page {
 /// Column streams under way for one stream id.
 #[derive(Debug, Default)]
 struct Open {
-    /// Bytes of the column stream being received.
-    ipc: Vec<u8>,
+    /// The column stream being received.
+    column: Option<ColumnStream>,
     /// Columns completed for the current page.
     columns: Vec<RecordBatch>,
+}
+
+/// One leaf column's IPC stream, decoded message by message straight from the received
+/// bytes (arrow copies a buffer only to realign it).
+#[derive(Debug, Default)]
+struct ColumnStream {
+    decoder: StreamDecoder,
+    batches: Vec<RecordBatch>,
+}
+
+impl ColumnStream {
+    fn feed(&mut self, message: Bytes) -> Result<(), String> {
+        let mut buffer = Buffer::from(message);
+        while !buffer.is_empty() {
+            if let Some(batch) = self
+                .decoder
+                .decode(&mut buffer)
+                .map_err(|e| format!("bad column: {e}"))?
+            {
+                self.batches.push(batch);
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole column as one batch, after its end-of-stream message.
+    fn finish(mut self) -> Result<RecordBatch, String> {
+        self.decoder
+            .finish()
+            .map_err(|e| format!("bad column: {e}"))?;
+        let schema = self
+            .decoder
+            .schema()
+            .ok_or_else(|| "column stream without a schema".to_owned())?;
+        if schema.fields().is_empty() {
+            let rows = self.batches.iter().map(RecordBatch::num_rows).sum();
+            return RecordBatch::try_new_with_options(
+                schema,
+                Vec::new(),
+                &RecordBatchOptions::new().with_row_count(Some(rows)),
+            )
+            .map_err(|e| e.to_string());
+        }
+        if self.batches.len() == 1 {
+            return Ok(self.batches.swap_remove(0));
+        }
+        concat_batches(&schema, &self.batches).map_err(|e| format!("bad column: {e}"))
+    }
 }
 
 /// Decodes frames as body chunks arrive.
 #[derive(Debug)]
 pub(crate) struct Decoder {
-    buf: Vec<u8>,
+    /// Received bytes not yet part of a complete frame.
+    buf: BytesMut,
     /// Leaf columns per page (0 = the empty projection: one zero-field stream).
     columns: usize,
     open: HashMap<u32, Open>,
@@ -47,7 +98,7 @@ impl Decoder {
     /// A decoder for pages of `columns` leaf columns.
     pub(crate) fn new(columns: usize) -> Self {
         Self {
-            buf: Vec::new(),
+            buf: BytesMut::new(),
             columns,
             open: HashMap::new(),
             done: false,
@@ -61,29 +112,23 @@ impl Decoder {
 
     /// Feeds a body chunk; returns the pages it completed.
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<Page>, String> {
-        if self.done {
-            return Ok(Vec::new()); // whatever follows the done marker is ignored
-        }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.extend_from_slice(chunk);
         let mut pages = Vec::new();
-        let mut pos = 0;
-        let result = loop {
-            match self.frame(&buf[pos..], &mut pages) {
-                Ok(Some(used)) => {
-                    pos += used;
-                    if self.done {
-                        pos = buf.len();
-                        break Ok(());
-                    }
-                }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        buf.drain(..pos);
-        self.buf = buf;
-        result.map(|()| pages)
+        if self.done {
+            return Ok(pages); // whatever follows the done marker is ignored
+        }
+        self.buf.extend_from_slice(chunk);
+        while !self.done {
+            let Some(len) = self.frame_len()? else {
+                break;
+            };
+            // Splitting off a complete frame does not copy it.
+            let frame = self.buf.split_to(len).freeze();
+            self.frame(frame, &mut pages)?;
+        }
+        if self.done {
+            self.buf.clear();
+        }
+        Ok(pages)
     }
 
     /// Checks the body ended cleanly: done marker seen, no page half-built.
@@ -94,7 +139,7 @@ impl Decoder {
         match self
             .open
             .iter()
-            .find(|(_, o)| !o.ipc.is_empty() || !o.columns.is_empty())
+            .find(|(_, o)| o.column.is_some() || !o.columns.is_empty())
         {
             Some((id, _)) => Err(format!(
                 "the response ended with a half-built page of stream {id}"
@@ -103,17 +148,14 @@ impl Decoder {
         }
     }
 
-    /// Decodes one frame at the start of `data`: bytes used, or `None` if incomplete.
-    fn frame(&mut self, data: &[u8], pages: &mut Vec<Page>) -> Result<Option<usize>, String> {
+    /// The length of the frame at the start of the buffer, `None` if it is incomplete.
+    fn frame_len(&self) -> Result<Option<usize>, String> {
+        let data = &self.buf[..];
         let Some(stream_id) = read_u32(data, 0) else {
             return Ok(None);
         };
         match stream_id {
-            KEEP_ALIVE => return Ok(Some(4)),
-            DONE => {
-                self.done = true;
-                return Ok(Some(4));
-            }
+            KEEP_ALIVE | DONE => return Ok(Some(4)),
             FAILED => {
                 let (Some(code), Some(len)) = (read_u64(data, 4), read_u32(data, 12)) else {
                     return Ok(None);
@@ -126,9 +168,7 @@ impl Decoder {
             }
             _ => {}
         }
-        let (Some(next_row_id), Some(marker), Some(meta_len)) =
-            (read_u64(data, 4), read_u32(data, 12), read_u32(data, 16))
-        else {
+        let (Some(marker), Some(meta_len)) = (read_u32(data, 12), read_u32(data, 16)) else {
             return Ok(None);
         };
         if marker != 0xFFFF_FFFF {
@@ -149,13 +189,31 @@ impl Decoder {
                 .map_err(|_| format!("stream {stream_id}: negative IPC body length"))?;
             20 + meta_len + body
         };
-        let Some(ipc) = data.get(12..total) else {
-            return Ok(None);
-        };
+        Ok((data.len() >= total).then_some(total))
+    }
+
+    /// Handles one complete frame.
+    fn frame(&mut self, mut frame: Bytes, pages: &mut Vec<Page>) -> Result<(), String> {
+        let stream_id = frame.get_u32_le();
+        match stream_id {
+            KEEP_ALIVE => return Ok(()),
+            DONE => {
+                self.done = true;
+                return Ok(());
+            }
+            _ => {}
+        }
+        let next_row_id = frame.get_u64_le();
+        // The rest is one IPC message; a bare 8-byte one ends the column's stream.
+        let end_of_stream = frame.len() == 8;
         let open = self.open.entry(stream_id).or_default();
-        open.ipc.extend_from_slice(ipc);
-        if meta_len == 0 {
-            let column = read_column(std::mem::take(&mut open.ipc))
+        open.column
+            .get_or_insert_with(ColumnStream::default)
+            .feed(frame)
+            .map_err(|e| format!("stream {stream_id}: {e}"))?;
+        if end_of_stream && let Some(column) = open.column.take() {
+            let column = column
+                .finish()
                 .map_err(|e| format!("stream {stream_id}: {e}"))?;
             open.columns.push(column);
             if open.columns.len() >= self.columns.max(1) {
@@ -169,7 +227,7 @@ impl Decoder {
                 });
             }
         }
-        Ok(Some(total))
+        Ok(())
     }
 }
 
@@ -181,26 +239,6 @@ fn read_u32(data: &[u8], at: usize) -> Option<u32> {
 fn read_u64(data: &[u8], at: usize) -> Option<u64> {
     let bytes: [u8; 8] = data.get(at..at + 8)?.try_into().ok()?;
     Some(u64::from_le_bytes(bytes))
-}
-
-/// One column's IPC stream → one batch (its record batches concatenated).
-fn read_column(ipc: Vec<u8>) -> Result<RecordBatch, String> {
-    let reader =
-        StreamReader::try_new(Cursor::new(ipc), None).map_err(|e| format!("bad column: {e}"))?;
-    let schema = reader.schema();
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("bad column batch: {e}"))?;
-    if schema.fields().is_empty() {
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        return RecordBatch::try_new_with_options(
-            schema,
-            Vec::new(),
-            &RecordBatchOptions::new().with_row_count(Some(rows)),
-        )
-        .map_err(|e| e.to_string());
-    }
-    concat_batches(&schema, &batches).map_err(|e| format!("bad column: {e}"))
 }
 
 /// The columns of one page side by side.
