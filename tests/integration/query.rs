@@ -10,11 +10,11 @@ use crate::{
     vast_sdk::Emulator,
 };
 
-fn lit(v: Lit) -> Literal {
+pub(crate) fn lit(v: Lit) -> Literal {
     Literal { value: Some(v) }
 }
 
-fn cmp(column: &str, op: CompareOp, v: Lit) -> Filter {
+pub(crate) fn cmp(column: &str, op: CompareOp, v: Lit) -> Filter {
     Filter {
         kind: Some(Kind::Compare(proto::Comparison {
             column: column.into(),

@@ -5,6 +5,7 @@ use vastgate::{emulator::FaultConfig, proto};
 
 use crate::{
     harness::{SENSOR_ROWS, TestServer, data_dir, sensors},
+    query::cmp,
     referee::{decode_chunks, duckdb_sensor_keys, sensor_keys},
     vast_sdk::{ACCESS, BUCKET, Emulator, SECRET},
 };
@@ -69,15 +70,11 @@ async fn vast_metadata_calls_through_the_client() {
 
 /// `sensor_id = id`.
 fn sensor_id_is(id: i64) -> proto::Filter {
-    proto::Filter {
-        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
-            column: "sensor_id".into(),
-            op: proto::CompareOp::Eq as i32,
-            value: Some(proto::Literal {
-                value: Some(proto::literal::Value::IntValue(id)),
-            }),
-        })),
-    }
+    cmp(
+        "sensor_id",
+        proto::CompareOp::Eq,
+        proto::literal::Value::IntValue(id),
+    )
 }
 
 /// The URL of a loopback port nobody listens on: every connection is refused.

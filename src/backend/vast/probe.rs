@@ -21,12 +21,14 @@ pub(crate) struct ProbeReport {
     pub(crate) version: String,
 }
 
-/// Probes every endpoint and checks the configured buckets on the first one that answers.
+/// Probes every endpoint (concurrently) and checks the configured buckets on the first one that answers.
 pub(crate) async fn check(backend: &VastBackend) -> Result<Vec<ProbeReport>, BackendError> {
     let mut reports = Vec::new();
     let mut reachable: Option<&Endpoint> = None;
-    for ep in &backend.endpoints {
-        match version(ep).await {
+    // All at once: unreachable endpoints cost one connect timeout at start-up, not one each.
+    let versions = futures::future::join_all(backend.endpoints.iter().map(version)).await;
+    for (ep, result) in backend.endpoints.iter().zip(versions) {
+        match result {
             Ok(version) => {
                 tracing::info!(endpoint = %ep.url, %version, "VAST endpoint answered");
                 reports.push(ProbeReport {
