@@ -117,7 +117,8 @@ async fn serve_ceiling(parquet: &std::path::Path) -> String {
     let file = std::fs::File::open(parquet).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
-        .with_batch_size(65_536)
+        // The same batches vastgate serves: its default Parquet batch size.
+        .with_batch_size(vastgate::config::LocalConfig::default().batch_rows)
         .build()
         .unwrap();
     let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();

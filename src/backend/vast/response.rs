@@ -84,21 +84,55 @@ impl ColumnStream {
 }
 
 /// Decodes frames as body chunks arrive.
+///
+/// Only each frame's head (prefix and IPC metadata, a few hundred bytes) is gathered here; the
+/// IPC message bodies go straight from the received chunks to their column's decoder, which
+/// slices a body that sits inside one chunk and copies one spread over several exactly once,
+/// into an aligned buffer of its declared size.
 #[derive(Debug)]
 pub(crate) struct Decoder {
-    /// Received bytes not yet part of a complete frame.
-    buf: BytesMut,
+    /// The head of the frame being received (complete heads are consumed at once).
+    head: BytesMut,
+    /// Body bytes of the current frame still to pass on, once its head is complete.
+    body: Option<Body>,
     /// Leaf columns per page (0 = the empty projection: one zero-field stream).
     columns: usize,
     open: HashMap<u32, Open>,
     done: bool,
 }
 
+/// The IPC body under way: whose it is and how much of it is still to come.
+#[derive(Debug, Clone, Copy)]
+struct Body {
+    stream_id: u32,
+    remaining: usize,
+}
+
+/// What the bytes gathered so far say about the frame head.
+enum Head {
+    /// At least this many bytes in all are needed to go on.
+    Needs(usize),
+    /// A keep-alive or done marker (4 bytes).
+    Marker(u32),
+    /// A data frame whose head is complete: head length, IPC body length, end of its stream.
+    Data {
+        len: usize,
+        body: usize,
+        end_of_stream: bool,
+    },
+}
+
+/// Longest IPC metadata accepted; real messages carry a few hundred bytes.
+const MAX_METADATA: usize = 16 << 20;
+/// Longest failure text read from a failure frame.
+const MAX_FAILURE_TEXT: usize = 4096;
+
 impl Decoder {
     /// A decoder for pages of `columns` leaf columns.
     pub(crate) fn new(columns: usize) -> Self {
         Self {
-            buf: BytesMut::new(),
+            head: BytesMut::new(),
+            body: None,
             columns,
             open: HashMap::new(),
             done: false,
@@ -111,22 +145,57 @@ impl Decoder {
     }
 
     /// Feeds a body chunk; returns the pages it completed.
-    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<Page>, String> {
+    pub(crate) fn push(&mut self, mut chunk: Bytes) -> Result<Vec<Page>, String> {
         let mut pages = Vec::new();
-        if self.done {
-            return Ok(pages); // whatever follows the done marker is ignored
-        }
-        self.buf.extend_from_slice(chunk);
+        // Whatever follows the done marker is ignored.
         while !self.done {
-            let Some(len) = self.frame_len()? else {
-                break;
-            };
-            // Splitting off a complete frame does not copy it.
-            let frame = self.buf.split_to(len).freeze();
-            self.frame(frame, &mut pages)?;
-        }
-        if self.done {
-            self.buf.clear();
+            if let Some(body) = self.body.as_mut() {
+                if chunk.is_empty() {
+                    break;
+                }
+                let part = chunk.split_to(body.remaining.min(chunk.len()));
+                body.remaining -= part.len();
+                let stream_id = body.stream_id;
+                if body.remaining == 0 {
+                    self.body = None;
+                }
+                self.column(stream_id)
+                    .feed(part)
+                    .map_err(|e| format!("stream {stream_id}: {e}"))?;
+                continue;
+            }
+            match self.parse_head()? {
+                Head::Needs(_) if chunk.is_empty() => break,
+                Head::Needs(total) => {
+                    let take = (total - self.head.len()).min(chunk.len());
+                    self.head.extend_from_slice(&chunk.split_to(take));
+                }
+                Head::Marker(marker) => {
+                    self.head.clear();
+                    self.done = marker == DONE;
+                }
+                Head::Data {
+                    len,
+                    body,
+                    end_of_stream,
+                } => {
+                    let mut head = self.head.split_to(len).freeze();
+                    let stream_id = head.get_u32_le();
+                    let next_row_id = head.get_u64_le();
+                    // `head` is now the IPC message's continuation, length and metadata.
+                    self.column(stream_id)
+                        .feed(head)
+                        .map_err(|e| format!("stream {stream_id}: {e}"))?;
+                    if end_of_stream {
+                        self.end_column(stream_id, next_row_id, &mut pages)?;
+                    } else if body > 0 {
+                        self.body = Some(Body {
+                            stream_id,
+                            remaining: body,
+                        });
+                    }
+                }
+            }
         }
         Ok(pages)
     }
@@ -148,28 +217,29 @@ impl Decoder {
         }
     }
 
-    /// The length of the frame at the start of the buffer, `None` if it is incomplete.
-    fn frame_len(&self) -> Result<Option<usize>, String> {
-        let data = &self.buf[..];
+    /// Reads the frame head gathered in `head` as far as it goes.
+    fn parse_head(&self) -> Result<Head, String> {
+        let data = &self.head[..];
         let Some(stream_id) = read_u32(data, 0) else {
-            return Ok(None);
+            return Ok(Head::Needs(4));
         };
         match stream_id {
-            KEEP_ALIVE | DONE => return Ok(Some(4)),
+            KEEP_ALIVE | DONE => return Ok(Head::Marker(stream_id)),
             FAILED => {
                 let (Some(code), Some(len)) = (read_u64(data, 4), read_u32(data, 12)) else {
-                    return Ok(None);
+                    return Ok(Head::Needs(16));
                 };
-                let text = data
-                    .get(16..16 + len as usize)
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default();
+                let len = (len as usize).min(MAX_FAILURE_TEXT);
+                let Some(text) = data.get(16..16 + len) else {
+                    return Ok(Head::Needs(16 + len));
+                };
+                let text = String::from_utf8_lossy(text);
                 return Err(format!("the server failed the query (code {code}) {text}"));
             }
             _ => {}
         }
         let (Some(marker), Some(meta_len)) = (read_u32(data, 12), read_u32(data, 16)) else {
-            return Ok(None);
+            return Ok(Head::Needs(20));
         };
         if marker != 0xFFFF_FFFF {
             return Err(format!(
@@ -177,55 +247,65 @@ impl Decoder {
             ));
         }
         let meta_len = meta_len as usize;
-        let total = if meta_len == 0 {
-            20
-        } else {
-            let Some(meta) = data.get(20..20 + meta_len) else {
-                return Ok(None);
-            };
-            let message = root_as_message(meta)
-                .map_err(|e| format!("stream {stream_id}: bad IPC message: {e}"))?;
-            let body = usize::try_from(message.bodyLength())
-                .map_err(|_| format!("stream {stream_id}: negative IPC body length"))?;
-            20 + meta_len + body
+        if meta_len == 0 {
+            return Ok(Head::Data {
+                len: 20,
+                body: 0,
+                end_of_stream: true,
+            });
+        }
+        if meta_len > MAX_METADATA {
+            return Err(format!(
+                "stream {stream_id}: implausible IPC metadata of {meta_len} bytes"
+            ));
+        }
+        let Some(meta) = data.get(20..20 + meta_len) else {
+            return Ok(Head::Needs(20 + meta_len));
         };
-        Ok((data.len() >= total).then_some(total))
+        let message = root_as_message(meta)
+            .map_err(|e| format!("stream {stream_id}: bad IPC message: {e}"))?;
+        let body = usize::try_from(message.bodyLength())
+            .map_err(|_| format!("stream {stream_id}: negative IPC body length"))?;
+        Ok(Head::Data {
+            len: 20 + meta_len,
+            body,
+            end_of_stream: false,
+        })
     }
 
-    /// Handles one complete frame.
-    fn frame(&mut self, mut frame: Bytes, pages: &mut Vec<Page>) -> Result<(), String> {
-        let stream_id = frame.get_u32_le();
-        match stream_id {
-            KEEP_ALIVE => return Ok(()),
-            DONE => {
-                self.done = true;
-                return Ok(());
-            }
-            _ => {}
-        }
-        let next_row_id = frame.get_u64_le();
-        // The rest is one IPC message; a bare 8-byte one ends the column's stream.
-        let end_of_stream = frame.len() == 8;
-        let open = self.open.entry(stream_id).or_default();
-        open.column
+    /// The column stream being received for `stream_id`.
+    fn column(&mut self, stream_id: u32) -> &mut ColumnStream {
+        self.open
+            .entry(stream_id)
+            .or_default()
+            .column
             .get_or_insert_with(ColumnStream::default)
-            .feed(frame)
+    }
+
+    /// Closes `stream_id`'s column stream; a page is complete once its last column is.
+    fn end_column(
+        &mut self,
+        stream_id: u32,
+        next_row_id: u64,
+        pages: &mut Vec<Page>,
+    ) -> Result<(), String> {
+        let open = self.open.entry(stream_id).or_default();
+        let Some(column) = open.column.take() else {
+            return Ok(());
+        };
+        let column = column
+            .finish()
             .map_err(|e| format!("stream {stream_id}: {e}"))?;
-        if end_of_stream && let Some(column) = open.column.take() {
-            let column = column
-                .finish()
-                .map_err(|e| format!("stream {stream_id}: {e}"))?;
-            open.columns.push(column);
-            if open.columns.len() >= self.columns.max(1) {
-                let columns = std::mem::take(&mut open.columns);
-                let batch =
-                    join(columns, self.columns).map_err(|e| format!("stream {stream_id}: {e}"))?;
-                pages.push(Page {
-                    sub_split: stream_id,
-                    next_row_id,
-                    batch,
-                });
-            }
+        open.columns.push(column);
+        if open.columns.len() >= self.columns.max(1) {
+            let columns = std::mem::take(&mut open.columns);
+            let batch =
+                join(columns, self.columns).map_err(|e| format!("stream {stream_id}: {e}"))?;
+            pages.push(Page {
+                sub_split: stream_id,
+                next_row_id,
+                batch,
+            });
         }
         Ok(())
     }
@@ -295,17 +375,59 @@ mod tests {
             body.extend_from_slice(y);
         }
         body.extend_from_slice(&frames::done());
-        let mut decoder = Decoder::new(2);
-        let mut pages = Vec::new();
-        for b in &body {
-            pages.extend(decoder.push(std::slice::from_ref(b)).unwrap());
+        // Byte by byte, in odd-sized chunks and whole: frame heads and bodies cut anywhere.
+        for size in [1, 3, 7, 64, 1000, body.len()] {
+            let body = Bytes::from(body.clone());
+            let mut decoder = Decoder::new(2);
+            let mut pages = Vec::new();
+            for at in (0..body.len()).step_by(size) {
+                let chunk = body.slice(at..(at + size).min(body.len()));
+                pages.extend(decoder.push(chunk).unwrap());
+            }
+            decoder.finish().unwrap();
+            assert_eq!(pages.len(), 2, "chunks of {size}");
+            assert_eq!(pages[0].sub_split, 0);
+            assert_eq!(pages[0].next_row_id, 7);
+            assert_eq!(pages[0].batch, page);
+            assert_eq!(pages[1].sub_split, 1);
+            assert_eq!(pages[1].next_row_id, frames::INVALID_ROW_ID);
+            assert_eq!(pages[1].batch, page.slice(0, 1));
         }
-        decoder.finish().unwrap();
-        assert_eq!(pages.len(), 2);
-        assert_eq!(pages[0].sub_split, 0);
-        assert_eq!(pages[0].next_row_id, 7);
-        assert_eq!(pages[0].batch, page);
-        assert_eq!(pages[1].next_row_id, frames::INVALID_ROW_ID);
-        assert_eq!(pages[1].batch.num_rows(), 1);
+    }
+
+    #[test]
+    fn truncated_and_failed_bodies_are_errors() {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "a",
+            arrow::datatypes::DataType::Int32,
+            false,
+        )]));
+        let page =
+            RecordBatch::try_new(schema, vec![Arc::new(Int32Array::from(vec![1, 2, 3]))]).unwrap();
+        let frames = frames::encode_page(0, 7, &page).unwrap();
+        let mut body: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+        // Cut inside the last column's record batch body.
+        body.truncate(body.len() - 30);
+        let mut decoder = Decoder::new(1);
+        assert!(decoder.push(Bytes::from(body)).unwrap().is_empty());
+        assert!(decoder.finish().unwrap_err().contains("truncated"));
+
+        let mut failed = Vec::new();
+        failed.extend_from_slice(&FAILED.to_le_bytes());
+        failed.extend_from_slice(&13u64.to_le_bytes());
+        failed.extend_from_slice(&4u32.to_le_bytes());
+        failed.extend_from_slice(b"oops");
+        let mut decoder = Decoder::new(1);
+        // The failure text arrives in a second chunk: the error waits for it.
+        assert!(
+            decoder
+                .push(Bytes::copy_from_slice(&failed[..17]))
+                .unwrap()
+                .is_empty()
+        );
+        let err = decoder
+            .push(Bytes::copy_from_slice(&failed[17..]))
+            .unwrap_err();
+        assert_eq!(err, "the server failed the query (code 13) oops");
     }
 }

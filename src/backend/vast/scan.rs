@@ -255,7 +255,7 @@ impl Job {
             let Some(chunk) = chunk else {
                 break;
             };
-            for page in decoder.push(&chunk).map_err(data_error)? {
+            for page in decoder.push(chunk).map_err(data_error)? {
                 let sub = page.sub_split as usize;
                 let Some(start) = starts.get_mut(sub) else {
                     return Err(data_error(format!("page of unknown sub-split {sub}")));
