@@ -134,8 +134,17 @@ pub fn validate(sql: &str) -> Result<String, AnalyticsError> {
         }
     }
     let (last_end, _) = tokens[tokens.len() - 1];
-    // Keep everything up to the end of the last token (drops trailing `;` and comments).
-    Ok(sql[..last_end].to_owned())
+    // Keep everything up to the end of the last token (drops trailing `;` and comments), and
+    // spell the start as `SELECT`, `WITH ` or `WITH RECURSIVE `, without comments in between:
+    // the engine joins its input CTE `t` to a leading WITH list.
+    let recursive = matches!(tokens.get(1), Some((_, Token::Word(w))) if w == "recursive");
+    Ok(match first {
+        Token::Word(w) if w == "with" && recursive => {
+            format!("WITH RECURSIVE {}", &sql[tokens[1].0..last_end])
+        }
+        Token::Word(w) if w == "with" => format!("WITH {}", &sql[tokens[0].0..last_end]),
+        _ => format!("SELECT{}", &sql[tokens[0].0..last_end]),
+    })
 }
 
 /// Validates `req` and builds the scan and the query; the result streams as-is.

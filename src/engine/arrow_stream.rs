@@ -3,11 +3,19 @@
 //! the splits are still arriving. DuckDB converts whole vectors (no per-value calls as in the
 //! Appender; `benches/RESULTS.md`, "Engine ingest").
 //!
-//! The stream is always copied into a table with `CREATE TABLE … AS SELECT *` and never
-//! queried directly: the C API's scan (`duckdb_arrow_scan`) ignores the projections and filters
-//! DuckDB pushes into it, so `SELECT b FROM stream` returned column `a` and a string
-//! projection crashed (DuckDB 2.0, tried here). `SELECT *` of every column is the one safe
-//! shape. A second read of a stream (which would see no rows) fails instead.
+//! The query reads the stream through a materialized CTE named `t` put in front of it
+//! ([`with_input_cte`]): `WITH t AS MATERIALIZED (SELECT * FROM <stream>) <query>`. The CTE
+//! keeps the rows in DuckDB's in-memory result format, which costs a quarter of a
+//! `CREATE TABLE … AS` (no table storage or statistics), and the query
+//! starts while the input still arrives.
+//!
+//! Why exactly this shape: the C API's scan (`duckdb_arrow_scan`) ignores the projections and
+//! filters DuckDB pushes into it, so `SELECT b FROM stream` returned column `a`, and a string
+//! projection crashed (tried here). The stream is therefore read by one `SELECT *` only, and
+//! the database runs with the optimizers that would push into that `SELECT *` disabled
+//! (`unused_columns`, `cte_filter_pusher`; see [`super::sandbox`]); ordinary filter pushdown
+//! does not cross a materialized CTE. `engine::tests::queries_over_the_input_stream_see_every_column`
+//! pins this down. A second read of a stream (which would see no rows) fails instead.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -76,27 +84,51 @@ fn register(
     Ok((view, failure))
 }
 
-/// Creates the table `table_ref` (schema-qualified, quoted) from every batch of `input`.
-pub(crate) fn materialize(
+/// Runs a query over `t` with `input` as `t`: registers the stream as the view `stream_view`,
+/// hands `run` the query `sql` with the input CTE in front ([`with_input_cte`]), then drops
+/// the view. Errors of the input win over the DuckDB errors they caused.
+pub(crate) fn query_over<T>(
     loader: &mut RawConnection,
     stream_view: &str,
-    table_ref: &str,
     plan: &TablePlan,
     input: Input,
     cancel: &CancellationToken,
-) -> Result<(), EngineError> {
+    sql: &str,
+    run: impl FnOnce(&str) -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
     let (view, failure) = register(loader, stream_view, plan, input, cancel)?;
-    let create = format!(
-        "CREATE TABLE {table_ref} AS SELECT * FROM {}",
-        quote_ident(stream_view)
-    );
-    let loaded = loader
-        .execute(&create)
-        .map_err(|err| EngineError::internal("loading the input", err));
+    let result = run(&with_input_cte(sql, stream_view));
     let dropped = loader
         .drop_arrow_stream(view)
         .map_err(|err| EngineError::internal("dropping the input stream", err));
-    failure.explain(loaded.and(dropped), cancel)
+    failure.explain(result.and_then(|v| dropped.map(|()| v)), cancel)
+}
+
+/// `sql` (a query over `t`) with `t AS MATERIALIZED (SELECT * FROM <stream_view>)` in front:
+/// joined to the query's own WITH list when it starts with `WITH` or `WITH RECURSIVE` (as
+/// `analytics::sql::validate` leaves user SQL), else as a WITH clause of its own. A query
+/// that defines a CTE `t` itself gets DuckDB's duplicate-name error.
+pub(crate) fn with_input_cte(sql: &str, stream_view: &str) -> String {
+    let cte = format!(
+        "t AS MATERIALIZED (SELECT * FROM {})",
+        quote_ident(stream_view)
+    );
+    let sql = sql.trim_start();
+    match after_keyword(sql, "with") {
+        None => format!("WITH {cte} {sql}"),
+        Some(rest) => match after_keyword(rest, "recursive") {
+            Some(rest) => format!("WITH RECURSIVE {cte}, {rest}"),
+            None => format!("WITH {cte}, {rest}"),
+        },
+    }
+}
+
+/// The text after `keyword` and the whitespace following it, if `text` starts with it.
+fn after_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
+    let head = text.get(..keyword.len())?;
+    let rest = &text[keyword.len()..];
+    (head.eq_ignore_ascii_case(keyword) && rest.starts_with(char::is_whitespace))
+        .then(|| rest.trim_start())
 }
 
 /// The input channel as a [`RecordBatchReader`]; DuckDB calls it from its worker threads.
@@ -123,7 +155,7 @@ impl Iterator for InputReader {
     fn next(&mut self) -> Option<Self::Item> {
         if self.ended {
             return self.fail(EngineError::Internal(
-                "the input stream was read twice; it must be copied into a table".to_owned(),
+                "the input stream was read twice; only the input CTE may read it".to_owned(),
             ));
         }
         loop {

@@ -15,11 +15,11 @@ use duckdb::Connection;
 
 use super::EngineError;
 
-/// How batches get into the table (all three measured in `benches/RESULTS.md`).
+/// How batches get to the query (all three measured in `benches/RESULTS.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadPath {
-    /// DuckDB's native Arrow scan over an Arrow C stream fed by the input channel
-    /// (`CREATE TABLE … AS SELECT`; the fastest, used by the pool).
+    /// DuckDB's native Arrow scan over an Arrow C stream fed by the input channel, read by the
+    /// query itself through a materialized CTE `t` (no table; the fastest, used by the pool).
     ArrowStream,
     /// duckdb-rs' `Appender::append_record_batch` into a created table.
     Appender,

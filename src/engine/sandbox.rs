@@ -36,6 +36,14 @@ fn sandbox_settings(threads: usize, memory_limit: &str) -> Vec<(&'static str, St
         // Per-request tables live for one query: compressing them in an automatic checkpoint
         // after each load cost half of the ingest time (benches/RESULTS.md).
         ("checkpoint_threshold", "1000TB".to_owned()),
+        // The input stream is read by `SELECT *` in a materialized CTE, and the C API's Arrow
+        // scan ignores projections and filters pushed into it: keep the optimizers that push
+        // them there off (engine/arrow_stream.rs). Per-request inputs hold only the columns
+        // the query needs, so pruning unused columns had little left to do.
+        (
+            "disabled_optimizers",
+            "unused_columns,cte_filter_pusher".to_owned(),
+        ),
         ("lock_configuration", "true".to_owned()),
     ]
 }

@@ -3,7 +3,7 @@ use std::{sync::Arc, time::Duration};
 use arrow::{
     array::{
         ArrayRef, DictionaryArray, Float64Array, Int32Array, Int64Array, LargeStringArray,
-        StringViewArray, TimestampMillisecondArray, TimestampNanosecondArray,
+        StringArray, StringViewArray, TimestampMillisecondArray, TimestampNanosecondArray,
     },
     datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit},
     record_batch::RecordBatch,
@@ -285,6 +285,11 @@ async fn cancel_while_input_is_still_arriving_frees_the_worker() {
     )
     .await
     .expect("cancel stops the load");
+    // The query starts while the input arrives, so the cancel shows in the result stream.
+    let result = match result {
+        Ok(output) => output.collect().await,
+        Err(err) => Err(err),
+    };
     assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
     assert_worker_serves_again(&pool).await;
 }
@@ -407,10 +412,77 @@ async fn temp_tables_are_dropped_after_each_request() {
     let out = run_sql(
         &pool,
         int_input(&[1]),
-        "SELECT count(*) AS n FROM duckdb_tables()",
+        "SELECT (SELECT count(*) FROM duckdb_tables()) AS tables, \
+         (SELECT count(*) FROM duckdb_views() WHERE NOT internal) AS views",
     )
     .await
     .unwrap();
-    // Only the current request's table exists, temp or not.
-    assert_eq!(table_text(&out), "+---+\n| n |\n+---+\n| 1 |\n+---+");
+    // No table at all; the one view is the current request's input stream.
+    assert_eq!(
+        table_text(&out),
+        "+--------+-------+\n| tables | views |\n+--------+-------+\n| 0      | 1     |\n+--------+-------+"
+    );
+}
+
+/// The input stream is read by `SELECT *` only (engine/arrow_stream.rs): queries that use some
+/// columns, in another order, filtered, or `t` twice still see the right values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_over_the_input_stream_see_every_column() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let input = || {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int32, true),
+            Field::new("b", DataType::Utf8, true),
+            Field::new("c", DataType::Float64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int32Array::from(vec![Some(1), Some(2), Some(3), None])),
+                Arc::new(StringArray::from(vec![
+                    Some("w"),
+                    None,
+                    Some("y"),
+                    Some("a string longer than twelve bytes"),
+                ])),
+                Arc::new(Float64Array::from(vec![10.0, 20.0, 30.0, 40.0])),
+            ],
+        )
+        .unwrap();
+        EngineInput::from_batches(schema, vec![batch])
+    };
+    for (sql, expected) in [
+        ("SELECT sum(c)::VARCHAR AS v FROM t", "100.0"),
+        ("SELECT b AS v FROM t WHERE a = 3", "y"),
+        (
+            "SELECT b AS v FROM t WHERE a IS NULL",
+            "a string longer than twelve bytes",
+        ),
+        (
+            "SELECT string_agg(c::INT || ':' || a, ',' ORDER BY c DESC) AS v FROM t WHERE c > 15 AND a < 3",
+            "20:2",
+        ),
+        (
+            "SELECT (SELECT max(b) FROM t WHERE a < 3) || '/' || (SELECT sum(a) FROM t WHERE a > 1) AS v",
+            "w/5",
+        ),
+        (
+            "WITH x AS (SELECT c, b FROM t WHERE b LIKE 'a%') SELECT b || c AS v FROM x",
+            "a string longer than twelve bytes40.0",
+        ),
+        (
+            "SELECT v FROM (SELECT b AS v, c FROM t ORDER BY c DESC LIMIT 2) ORDER BY c LIMIT 1",
+            "y",
+        ),
+    ] {
+        let out = run_sql(&pool, input(), sql).await.unwrap();
+        let got = out[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap_or_else(|| panic!("{sql}: not a string column"))
+            .value(0)
+            .to_owned();
+        assert_eq!(got, expected, "{sql}");
+    }
 }

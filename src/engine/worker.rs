@@ -1,6 +1,7 @@
-//! What a worker does for one request, on a blocking thread: load the batches into the
-//! per-request table as they arrive, expose the table as the temp view `t`, run the query and
-//! send coalesced result batches, then drop the per-request state.
+//! What a worker does for one request, on a blocking thread: run the query over `t` while the
+//! batches arrive (the Arrow stream path reads them in the query itself; the other load paths
+//! fill a per-request temp table first), send coalesced result batches, then drop the
+//! per-request state.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -37,16 +38,9 @@ pub(crate) struct Job {
     pub(crate) load_path: LoadPath,
 }
 
-/// Where a load path puts the per-request table, schema-qualified and quoted. The Arrow
-/// stream is loaded through a second connection (`loader`), which cannot see the worker's
-/// temp schema, so its table lives in `main` under an unguessable name that sandboxed SQL
-/// may not spell (see `analytics::sql`).
-pub(crate) fn table_ref(load_path: LoadPath, table: &str) -> String {
-    let schema = match load_path {
-        LoadPath::ArrowStream => "main",
-        LoadPath::Appender | LoadPath::ArrowTableFunction => "temp",
-    };
-    format!("{schema}.{}", quote_ident(table))
+/// The per-request temp table of the table-loading paths, schema-qualified and quoted.
+pub(crate) fn table_ref(table: &str) -> String {
+    format!("temp.{}", quote_ident(table))
 }
 
 /// Runs `job` on `conn` to the end, marks the request inactive (so no interrupt can hit the
@@ -69,30 +63,39 @@ pub(crate) fn run_job(
         load_path,
     } = job;
     let mut ready = Some(ready);
-    let table_ref = table_ref(load_path, &table);
-    let result = (|| {
-        match load_path {
-            LoadPath::ArrowStream => {
-                let stream_view = format!("{table}_stream");
-                // Consumes `input`: dropping it when the load ends lets the pump stop.
-                arrow_stream::materialize(loader, &stream_view, &table_ref, &plan, input, &cancel)?;
-            }
-            LoadPath::Appender | LoadPath::ArrowTableFunction => {
-                append_all(conn, &table, &plan, input, &cancel, load_path)?;
-            }
+    let table_ref = table_ref(&table);
+    let result = (|| match load_path {
+        LoadPath::ArrowStream => {
+            // The stream view lives in `main` (the loader cannot see this connection's temp
+            // schema) under the request's unguessable name. `input` is consumed: dropping it
+            // when the query ends lets the pump stop.
+            let stream_view = format!("{table}_stream");
+            arrow_stream::query_over(
+                loader,
+                &stream_view,
+                &plan,
+                input,
+                &cancel,
+                &query.sql,
+                |sql| run_query(conn, sql, &query, &cancel, &mut ready, &output),
+            )
         }
-        conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {table_ref}"
-        ))
-        .map_err(|err| EngineError::internal("creating the view t", err))?;
-        run_query(conn, &query, &cancel, &mut ready, &output)
+        LoadPath::Appender | LoadPath::ArrowTableFunction => {
+            append_all(conn, &table, &plan, input, &cancel, load_path)?;
+            conn.execute_batch(&format!(
+                "CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {table_ref}"
+            ))
+            .map_err(|err| EngineError::internal("creating the view t", err))?;
+            run_query(conn, &query.sql, &query, &cancel, &mut ready, &output)
+        }
     })();
     let result = match result {
         Err(_) if cancel.is_cancelled() => Err(EngineError::Cancelled),
         other => other,
     };
     *active.lock().unwrap_or_else(PoisonError::into_inner) = false;
-    let clean = cleanup(conn, &table_ref);
+    // The Arrow stream path leaves nothing behind: its view is dropped by `query_over`.
+    let clean = load_path == LoadPath::ArrowStream || cleanup(conn, &table_ref);
     if let Err(err) = result {
         match ready.take() {
             Some(ready) => {
@@ -147,8 +150,11 @@ fn append_all(
     Ok(())
 }
 
+/// Runs `sql` (the query's text, maybe with the input CTE in front) with `query`'s parameters
+/// and row limit.
 fn run_query(
     conn: &Connection,
+    sql: &str,
     query: &EngineQuery,
     cancel: &CancellationToken,
     ready: &mut Option<oneshot::Sender<Result<SchemaRef, EngineError>>>,
@@ -156,7 +162,7 @@ fn run_query(
 ) -> Result<(), EngineError> {
     check(cancel)?;
     let mut stmt = conn
-        .prepare(&query.sql)
+        .prepare(sql)
         .map_err(|err| EngineError::from_query(&err))?;
     let stream = stmt
         .stream_arrow(duckdb::params_from_iter(query.params.iter()))

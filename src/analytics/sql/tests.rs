@@ -16,12 +16,21 @@ fn refused(sql: &str) -> String {
 #[test]
 fn accepts_single_queries() {
     assert_eq!(ok("SELECT * FROM t"), "SELECT * FROM t");
-    assert_eq!(
-        ok("  select count(*) from t;  "),
-        "  select count(*) from t"
-    );
+    assert_eq!(ok("  select count(*) from t;  "), "SELECT count(*) from t");
     assert_eq!(ok("SELECT 1 ; ; -- done"), "SELECT 1");
-    ok("WITH x AS (SELECT a FROM t) SELECT * FROM x");
+    assert_eq!(
+        ok("WITH x AS (SELECT a FROM t) SELECT * FROM x"),
+        "WITH  x AS (SELECT a FROM t) SELECT * FROM x"
+    );
+    // Leading comments go, so the engine can join its input CTE to the WITH list.
+    assert_eq!(
+        ok("/* c */ with /* d */ recursive -- e\n x AS (SELECT 1) SELECT * FROM x"),
+        "WITH RECURSIVE  -- e\n x AS (SELECT 1) SELECT * FROM x"
+    );
+    assert_eq!(
+        ok("-- c\nwith\"x\" AS (SELECT 1) SELECT 1"),
+        "WITH \"x\" AS (SELECT 1) SELECT 1"
+    );
     ok("SELECT 'a;b', \"we;ird\", $$x;y$$, $tag$ ; $tag$, E'it\\'s;' FROM t");
     ok("SELECT /* ; /* nested ; */ still comment ; */ 1");
     ok("SELECT \"drop\", \"set\" FROM t -- ; drop table t");
