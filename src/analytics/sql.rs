@@ -11,6 +11,10 @@
 //! the SQL either: the engine stops reading after `max_rows` rows ([`EngineQuery::max_rows`]),
 //! which holds for any query shape. The sandbox (no external access, locked configuration)
 //! is the second line of defense.
+//!
+//! `t` is the engine's input CTE (`engine/arrow_stream.rs`), joined to the query's own WITH
+//! list; [`validate`] spells the start of the query canonically for that. A query that
+//! defines its own CTE `t` gets DuckDB's "Duplicate CTE name" error.
 
 use arrow::datatypes::Schema;
 

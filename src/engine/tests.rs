@@ -486,3 +486,20 @@ async fn queries_over_the_input_stream_see_every_column() {
         assert_eq!(got, expected, "{sql}");
     }
 }
+
+/// `t` is the engine's input CTE: a query defining its own `t` gets a clear SQL error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cte_named_t_is_refused_as_a_duplicate() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let result = run_sql(
+        &pool,
+        int_input(&[1]),
+        "WITH t AS (SELECT 42 AS x) SELECT x FROM t",
+    )
+    .await;
+    assert!(
+        matches!(&result, Err(EngineError::Sql(m)) if m.contains("Duplicate CTE name")),
+        "{result:?}"
+    );
+    assert_worker_serves_again(&pool).await;
+}
