@@ -16,6 +16,7 @@ pub mod correlation;
 pub mod histogram;
 pub mod moving_average;
 pub mod percentiles;
+pub mod public_names;
 pub mod sql;
 pub mod top_n;
 pub mod trend;

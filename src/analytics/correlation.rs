@@ -20,7 +20,7 @@ mod tests;
 pub const MAX_COLUMNS: usize = 64;
 
 /// Every pair `(i, j)` with `i < j` in request order.
-fn pairs(count: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(crate) fn pairs(count: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..count).flat_map(move |i| (i + 1..count).map(move |j| (i, j)))
 }
 

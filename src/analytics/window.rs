@@ -40,7 +40,9 @@ fn aggregate(function: &str, column: &str) -> Option<String> {
 }
 
 /// `(function, column)` pairs of the request, validated and without duplicates.
-fn outputs(req: &proto::WindowAggregateRequest) -> Result<Vec<(String, String)>, AnalyticsError> {
+pub(crate) fn outputs(
+    req: &proto::WindowAggregateRequest,
+) -> Result<Vec<(String, String)>, AnalyticsError> {
     if req.value_columns.is_empty() {
         return Err(invalid(
             "value_columns must name at least one numeric column",

@@ -25,6 +25,7 @@ use super::{
     tracked::Tracked,
 };
 use crate::{
+    analytics::public_names::{self, public_schema},
     error::Error,
     exec::ScanPlan,
     proto::{FlightCommand, QueryHints, SelectRequest, flight_command::Command},
@@ -108,7 +109,7 @@ impl FlightApi {
             }
             Some(other) => {
                 let output = analytics::run_command(tracked, other, true).await?;
-                Ok((output.schema(), 1, None))
+                Ok((public_schema(other, &output.schema()), 1, None))
             }
             None => Err(Error::InvalidArgument("empty flight command".to_owned())),
         }
@@ -168,10 +169,14 @@ impl FlightApi {
             }
             Some(other) => {
                 let output = analytics::run_command(tracked, &other, false).await?;
-                let schema = output.schema();
+                let schema = public_schema(&other, &output.schema());
                 let reason = tracked.cancelled_reporter();
-                let batches = output
-                    .map(move |item| item.map_err(|e| analytics::engine_error_for(&reason, e)));
+                let names = Arc::clone(&schema);
+                let batches = output.map(move |item| {
+                    let batch = item.map_err(|e| analytics::engine_error_for(&reason, e))?;
+                    public_names::rename(batch, &names)
+                        .map_err(|e| Error::Internal(format!("naming the result columns: {e}")))
+                });
                 Ok((schema, batches.boxed()))
             }
             None => Err(Error::InvalidArgument("ticket holds no command".to_owned())),

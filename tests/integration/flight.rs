@@ -142,6 +142,11 @@ async fn sql_and_analytics_commands() {
         let batches = read_all(&channel, info.endpoint[0].ticket.clone().unwrap()).await;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 4, "one row per region");
+        // The response's names, in GetFlightInfo's schema and in the data alike.
+        let announced = info.try_decode_schema().unwrap();
+        let names: Vec<&String> = announced.fields().iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["region", "n", "values"]);
+        assert_eq!(batches[0].schema().as_ref(), &announced);
 
         let bad = client
             .get_flight_info(FlightDescriptor::new_cmd(r#"{"percentiles": {"table": {"schema": "demo", "table": "sensors"}, "valueColumn": "status"}}"#))

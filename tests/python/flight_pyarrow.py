@@ -80,6 +80,7 @@ command = {"percentiles": {"table": {"schema": "demo", "table": "sensors"},
 info = client.get_flight_info(fl.FlightDescriptor.for_command(json.dumps(command)))
 table = read(info.endpoints[0])
 assert table.num_rows == 4, table
+assert table.column_names == ["region", "n", "values"], table.column_names
 def floats(value):
     """Every float in a value, looking inside lists and structs."""
     if isinstance(value, float):
