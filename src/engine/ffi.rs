@@ -74,7 +74,7 @@ impl Database {
         unsafe { Connection::open_from_raw(self.raw) }
     }
 
-    /// A bare C API connection, for [`RawConnection::load_arrow_stream`].
+    /// A bare C API connection, for [`RawConnection::register_arrow_stream`].
     pub(crate) fn connect_raw(&self) -> Result<RawConnection, String> {
         let mut raw: ffi::duckdb_connection = std::ptr::null_mut();
         // SAFETY: `self.raw` is an open database and `raw` a valid out-pointer.

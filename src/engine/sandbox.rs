@@ -1,7 +1,8 @@
 //! Opens the one in-process DuckDB database with the sandbox settings.
 //!
-//! Everything is set at open time, `lock_configuration` last, so no statement run later on
-//! any connection can change it: no files, no network, no extensions, no settings.
+//! Everything is set at open time, then `temp_directory`, `enable_external_access` and
+//! `lock_configuration` right after, before any request can run, so no statement run later
+//! on any connection can change it: no files, no network, no extensions, no settings.
 
 use crate::config::EngineConfig;
 
@@ -16,25 +17,40 @@ pub(crate) fn open_database(config: &EngineConfig) -> Result<Database, EngineErr
         .workers
         .max(1)
         .saturating_mul(config.threads_per_worker.max(1));
-    Database::open_in_memory(&sandbox_settings(threads, &config.memory_limit)).map_err(|err| {
-        EngineError::Internal(format!(
-            "{err} (check engine.memory_limit and engine.threads_per_worker)"
-        ))
-    })
+    let database = Database::open_in_memory(&sandbox_settings(threads, &config.memory_limit))
+        .map_err(|err| {
+            EngineError::Internal(format!(
+                "{err} (check engine.memory_limit and engine.threads_per_worker)"
+            ))
+        })?;
+    // Without a temp directory DuckDB does not try to spill at all; with one (the default
+    // `.tmp`) work over the memory limit failed on the disabled file system instead of
+    // "Out of Memory". An empty value cannot be given at open time and cannot be set once
+    // external access is off, so these three come here, in this order, before any request.
+    database
+        .connect()
+        .and_then(|conn| {
+            conn.execute_batch(
+                "SET temp_directory = ''; SET enable_external_access = false; \
+                 SET lock_configuration = true",
+            )
+        })
+        .map_err(|err| EngineError::internal("locking the engine configuration", err))?;
+    Ok(database)
 }
 
 fn sandbox_settings(threads: usize, memory_limit: &str) -> Vec<(&'static str, String)> {
     vec![
         ("threads", threads.to_string()),
         ("max_memory", memory_limit.to_owned()),
-        ("enable_external_access", "false".to_owned()),
         ("autoinstall_known_extensions", "false".to_owned()),
         ("autoload_known_extensions", "false".to_owned()),
         ("allow_community_extensions", "false".to_owned()),
         // No spilling to disk: work bigger than the memory limit fails with "Out of Memory".
         ("max_temp_directory_size", "0B".to_owned()),
-        // Per-request tables live for one query: compressing them in an automatic checkpoint
-        // after each load cost half of the ingest time (benches/RESULTS.md).
+        // Per-request tables (of the benchmark-only load paths) live for one query:
+        // compressing them in an automatic checkpoint after each load cost half of the
+        // ingest time (benches/RESULTS.md).
         ("checkpoint_threshold", "1000TB".to_owned()),
         // The input stream is read by `SELECT *` in a materialized CTE, and the C API's Arrow
         // scan ignores projections and filters pushed into it: keep the optimizers that push
@@ -44,6 +60,5 @@ fn sandbox_settings(threads: usize, memory_limit: &str) -> Vec<(&'static str, St
             "disabled_optimizers",
             "unused_columns,cte_filter_pusher".to_owned(),
         ),
-        ("lock_configuration", "true".to_owned()),
     ]
 }

@@ -503,3 +503,37 @@ async fn a_cte_named_t_is_refused_as_a_duplicate() {
     );
     assert_worker_serves_again(&pool).await;
 }
+
+/// An input bigger than `engine.memory_limit` fails the request with OutOfMemory while the
+/// input is still being read, and the worker serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_over_the_memory_limit_is_out_of_memory() {
+    let config = EngineConfig {
+        memory_limit: "64MB".to_owned(),
+        ..test_config(1, 4)
+    };
+    let pool = EnginePool::new(&config).unwrap();
+    // 40 batches of 64k rows × 64-byte strings: about 170 MB once materialized.
+    let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)]));
+    let batches: Vec<RecordBatch> = (0..40)
+        .map(|b| {
+            let values: Vec<String> = (0..65_536).map(|i| format!("{b:08}-{i:055}")).collect();
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![Arc::new(StringArray::from(values))],
+            )
+            .unwrap()
+        })
+        .collect();
+    let result = run_sql(
+        &pool,
+        EngineInput::from_batches(schema, batches),
+        "SELECT count(DISTINCT s) FROM t",
+    )
+    .await;
+    assert!(
+        matches!(&result, Err(EngineError::OutOfMemory(_))),
+        "{result:?}"
+    );
+    assert_worker_serves_again(&pool).await;
+}
