@@ -145,6 +145,19 @@ impl Groups {
             .collect()
     }
 
+    /// `l."a" IS NOT DISTINCT FROM r."a" AND …` — rows of `left` and `right` in the same
+    /// group (NULL matching NULL), or `true` without group columns.
+    pub(crate) fn same_group(&self, left: &str, right: &str) -> String {
+        if self.is_empty() {
+            return "true".to_owned();
+        }
+        self.quoted
+            .iter()
+            .map(|q| format!("{left}.{q} IS NOT DISTINCT FROM {right}.{q}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
     /// ` GROUP BY "a", "b"` or nothing.
     pub(crate) fn group_by(&self) -> String {
         if self.is_empty() {

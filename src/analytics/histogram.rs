@@ -82,7 +82,7 @@ pub fn plan(
         "SELECT {g}CAST({value} AS DOUBLE) AS __v FROM t",
         g = groups.list_comma()
     );
-    let (inner, range) = match binning {
+    let sql = match binning {
         Binning::Edges(edges) => {
             let last = edges.len() - 1;
             let mut case = format!(
@@ -94,34 +94,34 @@ pub fn plan(
                 case.push_str(&format!(" WHEN __v < {} THEN {i}", double_literal(*upper)));
             }
             case.push_str(&format!(" ELSE {} END", last - 1));
-            (
-                format!(
-                    "SELECT {g}{case} AS __idx FROM ({source})",
-                    g = groups.list_comma()
-                ),
-                "",
+            format!(
+                "SELECT {g_text}__idx, count(*) AS __c FROM (SELECT {g}{case} AS __idx FROM ({source})) \
+                 GROUP BY {g}__idx{order}",
+                g_text = groups.select_text(),
+                g = groups.list_comma(),
+                order = groups.order_by("__idx"),
             )
         }
-        Binning::Equal(bins) => {
-            let window = format!("OVER ({})", groups.partition_by());
-            (
-                format!(
-                    "SELECT {g}__lo, __hi, CASE WHEN __v IS NULL THEN {NULLS} WHEN __hi = __lo THEN 0 \
-                     ELSE least(CAST(floor((__v - __lo) / ((__hi - __lo) / {bins})) AS BIGINT), {last}) END AS __idx \
-                     FROM (SELECT {g}__v, min(__v) {window} AS __lo, max(__v) {window} AS __hi FROM ({source}))",
-                    g = groups.list_comma(),
-                    last = bins - 1,
-                ),
-                ", max(__lo) AS __lo, max(__hi) AS __hi",
-            )
-        }
+        // Each group's [min, max] comes first (`__k`, one row per group with a number), then
+        // rows are counted per (group number, bin). Partitioning a window by the group values
+        // and counting per (group values, bin), as before, hashed the values once more:
+        // 0.68 s against 0.42 s for 10M rows in DuckDB alone, 1.38 s against 1.09 s end to end.
+        Binning::Equal(bins) => format!(
+            "WITH __s AS ({source}), \
+             __k AS (SELECT {g}row_number() OVER () AS __gid, min(__v) AS __lo, max(__v) AS __hi \
+               FROM __s{group_by}), \
+             __n AS (SELECT __gid, CASE WHEN __v IS NULL THEN {NULLS} WHEN __hi = __lo THEN 0 \
+               ELSE least(CAST(floor((__v - __lo) / ((__hi - __lo) / {bins})) AS BIGINT), {last}) END AS __idx, \
+               count(*) AS __c FROM __s JOIN __k ON {same_group} GROUP BY __gid, __idx) \
+             SELECT {g_text}__idx, __c, __lo, __hi FROM __n JOIN __k USING (__gid){order}",
+            g = groups.list_comma(),
+            group_by = groups.group_by(),
+            same_group = groups.same_group("__s", "__k"),
+            last = bins - 1,
+            g_text = groups.select_text(),
+            order = groups.order_by("__idx"),
+        ),
     };
-    let sql = format!(
-        "SELECT {g_text}__idx, count(*) AS __c{range} FROM ({inner}) GROUP BY {g}__idx{order}",
-        g_text = groups.select_text(),
-        g = groups.list_comma(),
-        order = groups.order_by("__idx"),
-    );
     Ok(AnalyticPlan {
         columns: columns.into_names(),
         query: EngineQuery::new(sql),

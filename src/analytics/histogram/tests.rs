@@ -1,7 +1,7 @@
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
 use super::*;
-use crate::analytics::testing::{batch, empty_tgv, f64s, group_text, run, strs};
+use crate::analytics::testing::{batch, empty_tgv, f64s, group_text, i64s, run, strs};
 
 fn req(group_by: &[&str], edges: &[f64], bins: u32) -> proto::HistogramRequest {
     proto::HistogramRequest {
@@ -75,9 +75,67 @@ fn equal_width_bins_per_group_constant_and_all_null_groups() {
 }
 
 #[test]
+fn equal_width_bins_per_two_group_columns() {
+    let b = batch(vec![
+        (
+            "g",
+            strs(&[
+                Some("x"),
+                Some("x"),
+                Some("x"),
+                Some("x"),
+                Some("y"),
+                Some("y"),
+            ]),
+        ),
+        (
+            "h",
+            i64s(&[Some(1), Some(1), Some(2), Some(2), Some(1), Some(1)]),
+        ),
+        (
+            "v",
+            f64s(&[
+                Some(0.0),
+                Some(10.0),
+                Some(5.0),
+                Some(5.0),
+                Some(1.0),
+                Some(3.0),
+            ]),
+        ),
+    ]);
+    let out = run(&req(&["g", "h"], &[], 2), &b).unwrap();
+    let got: Vec<(String, Vec<u64>, f64, f64)> = out
+        .histograms
+        .iter()
+        .map(|h| {
+            let last = h.bins.last().map_or(f64::NAN, |b| b.upper);
+            (
+                group_text(h.group.as_ref()),
+                counts(h),
+                h.bins[0].lower,
+                last,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("x|1".to_owned(), vec![1, 1], 0.0, 10.0),
+            ("x|2".to_owned(), vec![2], 5.0, 5.0),
+            ("y|1".to_owned(), vec![1, 1], 1.0, 3.0),
+        ]
+    );
+}
+
+#[test]
 fn empty_input() {
     let out = run(&req(&["g"], &[0.0, 1.0], 0), &empty_tgv()).unwrap();
     assert!(out.histograms.is_empty());
+    for group_by in [&["g"][..], &[]] {
+        let out = run(&req(group_by, &[], 3), &empty_tgv()).unwrap();
+        assert!(out.histograms.is_empty(), "{group_by:?}: {out:?}");
+    }
 }
 
 #[test]
