@@ -107,7 +107,6 @@ struct Shared {
     waiting: AtomicUsize,
     max_queue: usize,
     next_table: AtomicU64,
-    load_path: LoadPath,
     /// Declared last: dropped after every worker connection (fields drop in order).
     _database: ffi::Database,
 }
@@ -127,9 +126,6 @@ struct Worker {
     /// A second connection that loads Arrow streams (duckdb-rs exposes no raw handle).
     loader: ffi::RawConnection,
     interrupt: Arc<duckdb::InterruptHandle>,
-    /// The last clean-up failed: drop this table and leftover temp tables before the next
-    /// request.
-    leftover: Option<String>,
 }
 
 impl EnginePool {
@@ -148,7 +144,6 @@ impl EnginePool {
                 conn,
                 loader,
                 interrupt,
-                leftover: None,
             });
         }
         Ok(Self {
@@ -158,7 +153,6 @@ impl EnginePool {
                 waiting: AtomicUsize::new(0),
                 max_queue: config.max_queue,
                 next_table: AtomicU64::new(0),
-                load_path: LoadPath::ArrowStream,
                 _database: database,
             }),
         })
@@ -195,7 +189,7 @@ impl EnginePool {
         let (input_tx, input_rx) = mpsc::channel(INPUT_CHANNEL);
         let (output_tx, output_rx) = mpsc::channel(OUTPUT_CHANNEL);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let table = format!(
+        let input_view = format!(
             "{INTERNAL_PREFIX}_input_{}_{}",
             self.shared.next_table.fetch_add(1, Ordering::Relaxed),
             uuid::Uuid::new_v4().simple()
@@ -209,26 +203,18 @@ impl EnginePool {
             cancel.clone(),
         ));
         let job = worker::Job {
-            table,
+            input_view,
             plan,
             input: input_rx,
             query,
             ready: ready_tx,
             output: output_tx,
             cancel: cancel.clone(),
-            load_path: self.shared.load_path,
         };
         tokio::task::spawn_blocking(move || {
             let mut lease = lease;
             let worker = lease.worker_mut();
-            if let Some(leftover) = worker.leftover.take()
-                && let Err(err) = worker::purge(&worker.conn, &leftover)
-            {
-                tracing::warn!(error = %err, "could not purge a worker");
-                worker.leftover = Some(leftover);
-            }
-            let leftover = worker::run_job(&worker.conn, &mut worker.loader, job, &active);
-            worker.leftover = worker.leftover.take().or(leftover);
+            worker::run_job(&worker.conn, &mut worker.loader, job, &active);
         });
 
         match ready_rx.await {

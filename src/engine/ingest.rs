@@ -1,19 +1,18 @@
-//! Loading Arrow record batches into a per-request DuckDB table.
+//! Preparing Arrow record batches for DuckDB.
 //!
 //! Arrow types DuckDB's loader does not take directly are cast first (dictionaries to their
 //! values, `Float16` to `Float32`, `Decimal256` to `Float64`, zoned timestamps to microseconds).
-//! The table's DDL is derived from the normalized schema.
+//! The two table-filling load paths the ingest benchmark compares with the Arrow stream
+//! (`engine/bench.rs`) live here too, compiled for tests only.
 
 use std::sync::Arc;
 
+use super::EngineError;
 use arrow::{
     array::{ArrayRef, RecordBatch},
     compute::{CastOptions, cast_with_options},
     datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit},
 };
-use duckdb::Connection;
-
-use super::EngineError;
 
 /// How batches get to the query (all three measured in `benches/RESULTS.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +20,10 @@ pub enum LoadPath {
     /// DuckDB's native Arrow scan over an Arrow C stream fed by the input channel, read by the
     /// query itself through a materialized CTE `t` (no table; the fastest, used by the pool).
     ArrowStream,
-    /// duckdb-rs' `Appender::append_record_batch` into a created table.
+    /// duckdb-rs' `Appender::append_record_batch` into a created table (benchmark only).
     Appender,
     /// `INSERT INTO table SELECT * FROM arrow(?)` with duckdb-rs' `ArrowBatchRegistration`;
-    /// needs the `arrow` table function registered on the database.
+    /// needs the `arrow` table function registered on the database (benchmark only).
     ArrowTableFunction,
 }
 
@@ -55,6 +54,7 @@ impl TablePlan {
     }
 
     /// `CREATE TEMP TABLE "name" (...)`.
+    #[cfg(test)]
     pub(crate) fn create_sql(&self, table: &str) -> Result<String, EngineError> {
         let mut columns = Vec::with_capacity(self.schema.fields().len());
         for field in self.schema.fields() {
@@ -106,8 +106,9 @@ impl TablePlan {
 
 /// Appends a normalized batch to one table by one of duckdb-rs' load paths (an appender for
 /// [`LoadPath::Appender`], else the `arrow` table function).
+#[cfg(test)]
 pub(crate) fn append(
-    conn: &Connection,
+    conn: &duckdb::Connection,
     appender: Option<&mut duckdb::Appender<'_>>,
     table: &str,
     batch: RecordBatch,

@@ -1,7 +1,6 @@
 //! What a worker does for one request, on a blocking thread: run the query over `t` while the
-//! batches arrive (the Arrow stream path reads them in the query itself; the other load paths
-//! fill a per-request temp table first), send coalesced result batches, then drop the
-//! per-request state.
+//! batches arrive (the query reads them itself, see [`arrow_stream`]), send coalesced result
+//! batches, then drop the per-request input view.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -11,18 +10,18 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    EngineError, EngineQuery, arrow_stream,
-    ffi::RawConnection,
-    ingest::{self, LoadPath, TablePlan, quote_ident},
+    EngineError, EngineQuery, arrow_stream, ffi::RawConnection, ingest::TablePlan,
     output::Coalescer,
 };
 
 /// Everything a worker needs for one request.
 #[derive(Debug)]
 pub(crate) struct Job {
-    /// Unique, unguessable per-request table name (starts with [`super::INTERNAL_PREFIX`]).
-    pub(crate) table: String,
-    /// The normalized schema and its DDL.
+    /// Unique, unguessable name of the per-request input view (starts with
+    /// [`super::INTERNAL_PREFIX`]). It lives in `main`: the loader connection that registers
+    /// it cannot see this connection's temp schema.
+    pub(crate) input_view: String,
+    /// The normalized schema the input is cast to.
     pub(crate) plan: TablePlan,
     /// Input batches, fed by the async pump.
     pub(crate) input: mpsc::Receiver<Result<RecordBatch, EngineError>>,
@@ -34,68 +33,41 @@ pub(crate) struct Job {
     pub(crate) output: mpsc::Sender<Result<RecordBatch, EngineError>>,
     /// Cancelled by the caller, a dropped output, or a dropped `run` future.
     pub(crate) cancel: CancellationToken,
-    /// How batches are loaded.
-    pub(crate) load_path: LoadPath,
 }
 
-/// The per-request temp table of the table-loading paths, schema-qualified and quoted.
-pub(crate) fn table_ref(table: &str) -> String {
-    format!("temp.{}", quote_ident(table))
-}
-
-/// Runs `job` on `conn` to the end, marks the request inactive (so no interrupt can hit the
-/// clean-up or the next request) and drops the per-request table and view. Returns the table
-/// if the clean-up failed; the caller then [`purge`]s it before the worker's next use.
+/// Runs `job` on `conn` to the end and marks the request inactive, so no interrupt can hit
+/// the next request. The input view is dropped on every path ([`arrow_stream::query_over`]).
 pub(crate) fn run_job(
     conn: &Connection,
     loader: &mut RawConnection,
     job: Job,
     active: &Mutex<bool>,
-) -> Option<String> {
+) {
     let Job {
-        table,
+        input_view,
         plan,
         input,
         query,
         ready,
         output,
         cancel,
-        load_path,
     } = job;
     let mut ready = Some(ready);
-    let table_ref = table_ref(&table);
-    let result = (|| match load_path {
-        LoadPath::ArrowStream => {
-            // The stream view lives in `main` (the loader cannot see this connection's temp
-            // schema) under the request's unguessable name. `input` is consumed: dropping it
-            // when the query ends lets the pump stop.
-            let stream_view = format!("{table}_stream");
-            arrow_stream::query_over(
-                loader,
-                &stream_view,
-                &plan,
-                input,
-                &cancel,
-                &query.sql,
-                |sql| run_query(conn, sql, &query, &cancel, &mut ready, &output),
-            )
-        }
-        LoadPath::Appender | LoadPath::ArrowTableFunction => {
-            append_all(conn, &table, &plan, input, &cancel, load_path)?;
-            conn.execute_batch(&format!(
-                "CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {table_ref}"
-            ))
-            .map_err(|err| EngineError::internal("creating the view t", err))?;
-            run_query(conn, &query.sql, &query, &cancel, &mut ready, &output)
-        }
-    })();
+    // `input` is consumed: dropping it when the query ends lets the pump stop.
+    let result = arrow_stream::query_over(
+        loader,
+        &input_view,
+        &plan,
+        input,
+        &cancel,
+        &query.sql,
+        |sql| run_query(conn, sql, &query, &cancel, &mut ready, &output),
+    );
     let result = match result {
         Err(_) if cancel.is_cancelled() => Err(EngineError::Cancelled),
         other => other,
     };
     *active.lock().unwrap_or_else(PoisonError::into_inner) = false;
-    // The Arrow stream path leaves nothing behind: its view is dropped by `query_over`.
-    let clean = load_path == LoadPath::ArrowStream || cleanup(conn, &table_ref);
     if let Err(err) = result {
         match ready.take() {
             Some(ready) => {
@@ -106,7 +78,6 @@ pub(crate) fn run_job(
             }
         }
     }
-    (!clean).then_some(table_ref)
 }
 
 fn check(cancel: &CancellationToken) -> Result<(), EngineError> {
@@ -115,39 +86,6 @@ fn check(cancel: &CancellationToken) -> Result<(), EngineError> {
     } else {
         Ok(())
     }
-}
-
-/// Creates the temp table and appends every batch through duckdb-rs (the slower paths).
-fn append_all(
-    conn: &Connection,
-    table: &str,
-    plan: &TablePlan,
-    mut input: mpsc::Receiver<Result<RecordBatch, EngineError>>,
-    cancel: &CancellationToken,
-    load_path: LoadPath,
-) -> Result<(), EngineError> {
-    check(cancel)?;
-    conn.execute_batch(&plan.create_sql(table)?)
-        .map_err(|err| EngineError::internal("creating the request table", err))?;
-    let mut appender = match load_path {
-        LoadPath::Appender => Some(
-            conn.appender(table)
-                .map_err(|err| EngineError::internal("opening the appender", err))?,
-        ),
-        LoadPath::ArrowStream | LoadPath::ArrowTableFunction => None,
-    };
-    while let Some(batch) = input.blocking_recv() {
-        check(cancel)?;
-        let batch = plan.normalize(batch?)?;
-        ingest::append(conn, appender.as_mut(), table, batch)?;
-    }
-    check(cancel)?;
-    if let Some(mut appender) = appender {
-        appender
-            .flush()
-            .map_err(|err| EngineError::internal("flushing the appender", err))?;
-    }
-    Ok(())
 }
 
 /// Runs `sql` (the query's text, maybe with the input CTE in front) with `query`'s parameters
@@ -195,44 +133,6 @@ fn run_query(
     check(cancel)?;
     if let Some(batch) = coalescer.flush()? {
         send(batch)?;
-    }
-    Ok(())
-}
-
-/// Drops the per-request view and table; false if that failed.
-fn cleanup(conn: &Connection, table_ref: &str) -> bool {
-    let sql = format!("DROP VIEW IF EXISTS temp.t; DROP TABLE IF EXISTS {table_ref}");
-    match conn.execute_batch(&sql) {
-        Ok(()) => true,
-        Err(err) => {
-            tracing::warn!(table_ref, error = %err, "could not drop the per-request table");
-            false
-        }
-    }
-}
-
-/// Drops `leftover` (a table reference from [`run_job`]) and every temp table and view of the
-/// connection, after a failed clean-up.
-pub(crate) fn purge(conn: &Connection, leftover: &str) -> Result<(), EngineError> {
-    conn.execute_batch(&format!("DROP TABLE IF EXISTS {leftover}"))
-        .map_err(|err| EngineError::internal("dropping a leftover table", err))?;
-    let names: Vec<(String, bool)> = conn
-        .prepare(
-            "SELECT table_name, false FROM duckdb_tables() WHERE temporary \
-             UNION ALL SELECT view_name, true FROM duckdb_views() WHERE temporary AND NOT internal",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<duckdb::Result<Vec<_>>>()
-        })
-        .map_err(|err| EngineError::internal("listing leftover temp tables", err))?;
-    for (name, is_view) in names {
-        let kind = if is_view { "VIEW" } else { "TABLE" };
-        conn.execute_batch(&format!(
-            "DROP {kind} IF EXISTS temp.{}",
-            quote_ident(&name)
-        ))
-        .map_err(|err| EngineError::internal("dropping a leftover temp table", err))?;
     }
     Ok(())
 }
