@@ -2,6 +2,9 @@
 //! Parquet file in one process (issue 3's benchmark).
 //!
 //! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo bench --bench analytics`; prints Markdown.
+//! For profiling one analytic: `VG_BENCH_ONLY=<part of its name>` runs only the matching
+//! cases, `VG_BENCH_ROUNDS=<n>` times vastgate instead of 3, `VG_BENCH_REFEREE_ROUNDS=<n>`
+//! DuckDB on Parquet.
 
 mod common;
 
@@ -30,11 +33,15 @@ fn main() {
         duck.execute_batch("SET threads = 2").unwrap();
         let src = format!("read_parquet('{}')", parquet.display());
 
+        let only = std::env::var("VG_BENCH_ONLY").unwrap_or_default();
+        let rounds: usize = std::env::var("VG_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+        let referee_rounds: usize = std::env::var("VG_BENCH_REFEREE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
         println!("| analytic | vastgate (s) | DuckDB on Parquet (s) | ratio | goal |");
         println!("|---|---|---|---|---|");
         macro_rules! case {
             ($name:expr, $goal:expr, $call:expr, $sql:expr) => {{
-                let ours = best_of(3, || {
+              if $name.contains(only.as_str()) {
+                let ours = best_of(rounds, || {
                     let c = client.clone();
                     let t = table.clone();
                     async move {
@@ -46,7 +53,7 @@ fn main() {
                 })
                 .await;
                 let sql = format!($sql, src = src);
-                let theirs = best_of_sync(3, || {
+                let theirs = best_of_sync(referee_rounds, || {
                     let started = Instant::now();
                     let mut stmt = duck.prepare(&sql).unwrap();
                     let rows: usize = stmt.query_arrow([]).unwrap().map(|b| b.num_rows()).sum();
@@ -54,6 +61,7 @@ fn main() {
                     started.elapsed().as_secs_f64()
                 });
                 println!("| {} | {:.3} | {:.3} | {:.2}x | {} |", $name, ours, theirs, ours / theirs, $goal);
+              }
             }};
         }
         case!("Percentiles (temperature by region, 6 quantiles)", "1.5x",

@@ -73,6 +73,19 @@ impl EngineInput {
     }
 }
 
+/// How many times a query reads its input `t`, which decides how the input reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputReads {
+    /// Any number of times (user SQL): the input is collected once in a materialized CTE,
+    /// which the query reads when all of it has arrived.
+    #[default]
+    Any,
+    /// Exactly once (every typed analytic): the input streams straight into the query's one
+    /// scan of `t`, so DuckDB computes while the splits arrive and nothing is copied. A
+    /// second scan would see no rows, so it fails the query instead.
+    Once,
+}
+
 /// The SQL to run over the view `t`.
 #[derive(Debug, Clone)]
 pub struct EngineQuery {
@@ -82,15 +95,26 @@ pub struct EngineQuery {
     pub params: Vec<duckdb::types::Value>,
     /// Stop after this many result rows.
     pub max_rows: Option<u64>,
+    /// How many times `sql` reads `t`.
+    pub input_reads: InputReads,
 }
 
 impl EngineQuery {
-    /// A query without parameters or row limit.
+    /// A query without parameters or row limit that may read `t` any number of times.
     pub fn new(sql: impl Into<String>) -> Self {
         Self {
             sql: sql.into(),
             params: Vec::new(),
             max_rows: None,
+            input_reads: InputReads::Any,
+        }
+    }
+
+    /// The same query, declared to read `t` exactly once ([`InputReads::Once`]).
+    pub fn reading_input_once(self) -> Self {
+        Self {
+            input_reads: InputReads::Once,
+            ..self
         }
     }
 }

@@ -10,7 +10,7 @@ use super::{
     decode::{Rows, timestamp_from_micros},
 };
 use crate::{
-    engine::{EngineQuery, quote_ident},
+    engine::{EngineQuery, InputReads, quote_ident},
     proto,
 };
 
@@ -77,7 +77,7 @@ pub fn plan(
         .map(|i| format!("NULL AS __g{i}, "))
         .collect();
     let sql = format!(
-        "WITH __s AS (\
+        "WITH __s AS MATERIALIZED (\
            SELECT {g}{time} AS __t, CAST({value} AS DOUBLE) AS __v FROM t \
            WHERE {value} IS NOT NULL AND {time} IS NOT NULL\
          ), __z AS (\
@@ -97,6 +97,7 @@ pub fn plan(
             sql,
             params: vec![duckdb::types::Value::Double(threshold)],
             max_rows: None,
+            input_reads: InputReads::Once,
         },
     })
 }

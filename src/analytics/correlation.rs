@@ -68,7 +68,7 @@ pub fn plan(
     );
     Ok(AnalyticPlan {
         columns: columns.into_names(),
-        query: EngineQuery::new(sql),
+        query: EngineQuery::new(sql).reading_input_once(),
     })
 }
 

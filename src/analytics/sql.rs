@@ -23,7 +23,7 @@ use super::{
     columns::{Columns, invalid},
 };
 use crate::{
-    engine::{EngineQuery, INTERNAL_PREFIX},
+    engine::{EngineQuery, INTERNAL_PREFIX, InputReads},
     proto,
 };
 
@@ -181,6 +181,7 @@ pub fn plan(
             sql,
             params: Vec::new(),
             max_rows: Some(limit),
+            input_reads: InputReads::Any,
         },
     })
 }

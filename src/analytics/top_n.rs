@@ -54,7 +54,7 @@ pub fn plan(req: &proto::TopNRequest, schema: &Schema) -> Result<AnalyticPlan, A
     );
     Ok(AnalyticPlan {
         columns: columns.into_names(),
-        query: EngineQuery::new(sql),
+        query: EngineQuery::new(sql).reading_input_once(),
     })
 }
 

@@ -30,7 +30,7 @@ pub fn plan(req: &proto::TrendRequest, schema: &Schema) -> Result<AnalyticPlan, 
     );
     Ok(AnalyticPlan {
         columns: columns.into_names(),
-        query: EngineQuery::new(sql),
+        query: EngineQuery::new(sql).reading_input_once(),
     })
 }
 

@@ -14,7 +14,7 @@ use super::{
     decode::{Rows, timestamp_from_micros},
 };
 use crate::{
-    engine::{EngineQuery, quote_ident},
+    engine::{EngineQuery, InputReads, quote_ident},
     proto,
 };
 
@@ -123,6 +123,7 @@ pub fn plan(
             sql,
             params: vec![interval.clone(), interval.clone(), interval],
             max_rows: None,
+            input_reads: InputReads::Once,
         },
     })
 }

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng, rngs::SmallRng};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    EngineError, EngineInput, EnginePool, EngineQuery, arrow_stream,
+    EngineError, EngineInput, EnginePool, EngineQuery, InputReads, arrow_stream,
     ingest::{self, LoadPath, TablePlan},
     sandbox,
     tests::test_config,
@@ -93,6 +93,9 @@ fn load_once(path: LoadPath, schema: &SchemaRef, batches: &[RecordBatch]) -> f64
                 rx,
                 &CancellationToken::new(),
                 "SELECT count(*) FROM t",
+                // Materialized, as user SQL reads it: a streamed `count(*)` would not
+                // convert the columns at all.
+                InputReads::Any,
                 |sql| {
                     conn.query_row(sql, [], |row| row.get(0))
                         .map_err(|err| EngineError::internal("count", err))

@@ -52,13 +52,15 @@ fn sandbox_settings(threads: usize, memory_limit: &str) -> Vec<(&'static str, St
         // compressing them in an automatic checkpoint after each load cost half of the
         // ingest time (benches/RESULTS.md).
         ("checkpoint_threshold", "1000TB".to_owned()),
-        // The input stream is read by `SELECT *` in a materialized CTE, and the C API's Arrow
-        // scan ignores projections and filters pushed into it: keep the optimizers that push
-        // them there off (engine/arrow_stream.rs). Per-request inputs hold only the columns
-        // the query needs, so pruning unused columns had little left to do.
+        // The input stream is read by `SELECT *` in the CTE `t`, and the C API's Arrow scan
+        // ignores projections and filters pushed into it: keep the optimizers that push them
+        // there off (engine/arrow_stream.rs). Per-request inputs hold only the columns the
+        // query needs, so pruning unused columns had little left to do; without
+        // `filter_pushdown` a filter stays a filter right above its scan or join (join
+        // conditions are still found by the join-order optimizer).
         (
             "disabled_optimizers",
-            "unused_columns,cte_filter_pusher".to_owned(),
+            "unused_columns,cte_filter_pusher,filter_pushdown".to_owned(),
         ),
     ]
 }

@@ -3,7 +3,8 @@ use std::{sync::Arc, time::Duration};
 use arrow::{
     array::{
         ArrayRef, DictionaryArray, Float64Array, Int32Array, Int64Array, LargeStringArray,
-        StringArray, StringViewArray, TimestampMillisecondArray, TimestampNanosecondArray,
+        StringArray, StringViewArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+        TimestampNanosecondArray,
     },
     datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit},
     record_batch::RecordBatch,
@@ -59,6 +60,7 @@ async fn loads_and_queries_with_params() {
         sql: "SELECT count(*) AS n, sum(x) AS s FROM t WHERE x > ?".to_owned(),
         params: vec![duckdb::types::Value::BigInt(1)],
         max_rows: None,
+        input_reads: InputReads::Once,
     };
     let out = pool
         .run(int_input(&[1, 2, 3, 4]), query, CancellationToken::new())
@@ -205,6 +207,7 @@ async fn coalesces_and_limits_rows() {
         sql: "SELECT range AS r FROM range(200000)".to_owned(),
         params: Vec::new(),
         max_rows: Some(150_000),
+        input_reads: InputReads::Any,
     };
     let out = pool
         .run(int_input(&[1]), query, CancellationToken::new())
@@ -425,7 +428,9 @@ async fn temp_tables_are_dropped_after_each_request() {
 }
 
 /// The input stream is read by `SELECT *` only (engine/arrow_stream.rs): queries that use some
-/// columns, in another order, filtered, or `t` twice still see the right values.
+/// columns, in another order, or filtered on every type see the right values, whether the input
+/// is streamed into their one scan (`InputReads::Once`) or materialized (`Any`, also for
+/// queries reading `t` twice). A filter pushed into the stream's scan would be ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_over_the_input_stream_see_every_column() {
     let pool = EnginePool::new(&test_config(1, 4)).unwrap();
@@ -434,6 +439,11 @@ async fn queries_over_the_input_stream_see_every_column() {
             Field::new("a", DataType::Int32, true),
             Field::new("b", DataType::Utf8, true),
             Field::new("c", DataType::Float64, true),
+            Field::new(
+                "d",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
         ]));
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
@@ -445,37 +455,77 @@ async fn queries_over_the_input_stream_see_every_column() {
                     Some("y"),
                     Some("a string longer than twelve bytes"),
                 ])),
-                Arc::new(Float64Array::from(vec![10.0, 20.0, 30.0, 40.0])),
+                Arc::new(Float64Array::from(vec![
+                    Some(10.0),
+                    Some(20.0),
+                    Some(30.0),
+                    None,
+                ])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        Some(1_000_000),
+                        Some(2_000_000),
+                        None,
+                        Some(4_000_000),
+                    ])
+                    .with_timezone("UTC"),
+                ),
             ],
         )
         .unwrap();
         EngineInput::from_batches(schema, vec![batch])
     };
-    for (sql, expected) in [
-        ("SELECT sum(c)::VARCHAR AS v FROM t", "100.0"),
+    let read_once = [
+        ("SELECT sum(c)::VARCHAR AS v FROM t", "60.0"),
         ("SELECT b AS v FROM t WHERE a = 3", "y"),
         (
             "SELECT b AS v FROM t WHERE a IS NULL",
             "a string longer than twelve bytes",
         ),
+        ("SELECT sum(a)::VARCHAR AS v FROM t WHERE b = 'w'", "1"),
+        ("SELECT sum(a)::VARCHAR AS v FROM t WHERE b IS NULL", "2"),
+        (
+            "SELECT b AS v FROM t WHERE c IS NULL",
+            "a string longer than twelve bytes",
+        ),
+        (
+            "SELECT string_agg(a::VARCHAR, ',' ORDER BY a) AS v FROM t WHERE d >= TIMESTAMPTZ '1970-01-01 00:00:02+00'",
+            "2",
+        ),
+        ("SELECT count(*)::VARCHAR AS v FROM t WHERE d IS NULL", "1"),
         (
             "SELECT string_agg(c::INT || ':' || a, ',' ORDER BY c DESC) AS v FROM t WHERE c > 15 AND a < 3",
             "20:2",
         ),
         (
-            "SELECT (SELECT max(b) FROM t WHERE a < 3) || '/' || (SELECT sum(a) FROM t WHERE a > 1) AS v",
-            "w/5",
+            "WITH x AS (SELECT c, b FROM t WHERE b LIKE 'y%') SELECT b || c AS v FROM x",
+            "y30.0",
         ),
         (
-            "WITH x AS (SELECT c, b FROM t WHERE b LIKE 'a%') SELECT b || c AS v FROM x",
-            "a string longer than twelve bytes40.0",
+            "SELECT v FROM (SELECT b AS v, c FROM t WHERE b IS NOT NULL ORDER BY c DESC NULLS LAST LIMIT 2) ORDER BY c LIMIT 1",
+            "w",
         ),
-        (
-            "SELECT v FROM (SELECT b AS v, c FROM t ORDER BY c DESC LIMIT 2) ORDER BY c LIMIT 1",
-            "y",
-        ),
-    ] {
-        let out = run_sql(&pool, input(), sql).await.unwrap();
+    ];
+    let read_twice = [(
+        "SELECT (SELECT max(b) FROM t WHERE a < 3) || '/' || (SELECT sum(a) FROM t WHERE a > 1) AS v",
+        "w/5",
+    )];
+    let cases = read_once
+        .iter()
+        .flat_map(|case| [(case, InputReads::Once), (case, InputReads::Any)])
+        .chain(read_twice.iter().map(|case| (case, InputReads::Any)));
+    for (&(sql, expected), reads) in cases {
+        let query = EngineQuery {
+            input_reads: reads,
+            ..EngineQuery::new(sql)
+        };
+        let out: Vec<RecordBatch> = pool
+            .run(input(), query, CancellationToken::new())
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap_or_else(|err| panic!("{sql} ({reads:?}): {err}"));
         let got = out[0]
             .column(0)
             .as_any()
@@ -483,8 +533,35 @@ async fn queries_over_the_input_stream_see_every_column() {
             .unwrap_or_else(|| panic!("{sql}: not a string column"))
             .value(0)
             .to_owned();
-        assert_eq!(got, expected, "{sql}");
+        assert_eq!(got, expected, "{sql} ({reads:?})");
     }
+}
+
+/// A query declared to read its input once but reading it twice fails with the input's
+/// own error instead of answering from an empty second scan; the worker serves again, and
+/// the same query over the materialized input answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_input_read_twice_fails() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    // The recursive part runs its scan of `t` again in every iteration. (DuckDB shares plain
+    // repeated scans on its own, as a common subplan.)
+    let sql = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < (SELECT max(x) FROM t)) \
+               SELECT count(*) AS v FROM r";
+    let query = EngineQuery::new(sql).reading_input_once();
+    let result = match pool
+        .run(int_input(&[1, 2, 3]), query, CancellationToken::new())
+        .await
+    {
+        Ok(output) => output.collect().await,
+        Err(err) => Err(err),
+    };
+    assert!(
+        matches!(&result, Err(err) if err.to_string().contains("read twice")),
+        "{result:?}"
+    );
+    assert_worker_serves_again(&pool).await;
+    let out = run_sql(&pool, int_input(&[1, 2, 3]), sql).await.unwrap();
+    assert_eq!(table_text(&out), "+---+\n| v |\n+---+\n| 3 |\n+---+");
 }
 
 /// `t` is the engine's input CTE: a query defining its own `t` gets a clear SQL error.

@@ -61,6 +61,7 @@ pub(crate) fn run_job(
         input,
         &cancel,
         &query.sql,
+        query.input_reads,
         |sql| run_query(conn, sql, &query, &cancel, &mut ready, &output),
     );
     let result = match result {
