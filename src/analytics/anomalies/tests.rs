@@ -71,6 +71,30 @@ fn whole_group_z_scores() {
     assert_eq!(run(&req(&["g"], 0.5, 0), &b).unwrap().anomalies.len(), 1);
 }
 
+/// Rows whose group value is NULL form a group of their own (whole-group mode joins each
+/// row to its group's mean and stddev, NULL matching NULL).
+#[test]
+fn null_group_is_a_group() {
+    let times: Vec<Option<i64>> = (0..12).map(|i| Some(i * S)).collect();
+    let mut groups = vec![None; 11];
+    groups.push(Some("x"));
+    let mut values = vec![Some(0.0); 10];
+    values.extend([Some(11.0), Some(500.0)]);
+    let b = batch(vec![
+        ("ts", ts(&times)),
+        ("g", strs(&groups)),
+        ("v", f64s(&values)),
+    ]);
+    let out = run(&req(&["g"], 0.0, 0), &b).unwrap();
+    assert_eq!(out.rows_examined, 12);
+    // Same numbers as group a above; the single-row group x has no stddev.
+    assert_eq!(out.anomalies.len(), 1);
+    let a = &out.anomalies[0];
+    assert_eq!(a.group.as_ref().unwrap().is_null, vec![true]);
+    assert_eq!(a.time.unwrap().seconds, 10);
+    close(a.z_score, 10.0 / 11f64.sqrt());
+}
+
 #[test]
 fn trailing_window() {
     // 1 1 1 5 with a window of 3: at the 5, window = [1, 1, 5]: mean 7/3, sd = sqrt(((4/3)²·2 + (8/3)²)/2).
