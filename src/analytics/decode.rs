@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow::{
-    array::{Array, ArrayRef, AsArray, RecordBatch},
+    array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch},
     compute::cast,
     datatypes::{DataType, Float64Type, Int64Type},
 };
@@ -54,12 +54,14 @@ impl<'a> Rows<'a> {
 
     /// A column as doubles (NULL → `None`).
     pub(crate) fn f64(&self, name: &str) -> Result<F64Column, AnalyticsError> {
-        Ok(F64Column(column(self.batch, name, &DataType::Float64)?))
+        let array = column(self.batch, name, &DataType::Float64)?;
+        Ok(F64Column(array.as_primitive::<Float64Type>().clone()))
     }
 
     /// A column as 64-bit integers (NULL → `None`).
     pub(crate) fn i64(&self, name: &str) -> Result<I64Column, AnalyticsError> {
-        Ok(I64Column(column(self.batch, name, &DataType::Int64)?))
+        let array = column(self.batch, name, &DataType::Int64)?;
+        Ok(I64Column(array.as_primitive::<Int64Type>().clone()))
     }
 
     /// A list-of-doubles column.
@@ -82,14 +84,13 @@ fn column(batch: &RecordBatch, name: &str, target: &DataType) -> Result<ArrayRef
     cast(array, target).map_err(|err| internal(format!("result column `{name}`: {err}")))
 }
 
-/// A double column.
+/// A double column (downcast once: results can have a million rows).
 #[derive(Debug)]
-pub(crate) struct F64Column(ArrayRef);
+pub(crate) struct F64Column(Float64Array);
 
 impl F64Column {
     pub(crate) fn get(&self, row: usize) -> Option<f64> {
-        let array = self.0.as_primitive::<Float64Type>();
-        array.is_valid(row).then(|| array.value(row))
+        self.0.is_valid(row).then(|| self.0.value(row))
     }
 
     /// The value, NaN for NULL.
@@ -98,14 +99,13 @@ impl F64Column {
     }
 }
 
-/// An integer column.
+/// An integer column (downcast once).
 #[derive(Debug)]
-pub(crate) struct I64Column(ArrayRef);
+pub(crate) struct I64Column(Int64Array);
 
 impl I64Column {
     pub(crate) fn get(&self, row: usize) -> Option<i64> {
-        let array = self.0.as_primitive::<Int64Type>();
-        array.is_valid(row).then(|| array.value(row))
+        self.0.is_valid(row).then(|| self.0.value(row))
     }
 
     /// The value as a count (NULL or negative → 0).

@@ -77,7 +77,7 @@ pub fn decode(
     batches: &[RecordBatch],
     req: &proto::MovingAverageRequest,
 ) -> Result<proto::MovingAverageResponse, AnalyticsError> {
-    let mut points = Vec::new();
+    let mut points = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
     for batch in batches {
         let rows = Rows::new(batch, req.group_by.len())?;
         let (time, value, average) = (rows.i64("__t")?, rows.f64("__v")?, rows.f64("__avg")?);

@@ -106,15 +106,19 @@ pub fn plan(
             values.push_str(&format!(", {}", quote_ident(column)));
         }
     }
+    // Rows are grouped by bucket number, floor(µs / interval); `//` truncates toward zero, so
+    // times before 1970 are moved down by interval - 1 first. The bucket's start (number ×
+    // interval) is computed per result row only: the two modulos, the add and the subtract
+    // per input row that gave the start directly cost 0.05 s of 10M rows.
     let sql = format!(
-        "SELECT {g_text}__b, {aggregates} FROM (\
-           SELECT {g}__tu - ((__tu % ?) + ?) % ? AS __b{values} \
+        "SELECT {g_text}__k * ? AS __b, {aggregates} FROM (\
+           SELECT {g}(__tu - CASE WHEN __tu < 0 THEN ? - 1 ELSE 0 END) // ? AS __k{values} \
            FROM (SELECT *, {time} AS __tu FROM t) WHERE __tu IS NOT NULL\
-         ) GROUP BY {g}__b{order}",
+         ) GROUP BY {g}__k{order}",
         g_text = groups.select_text(),
         aggregates = aggregates.join(", "),
         g = groups.list_comma(),
-        order = groups.order_by("__b"),
+        order = groups.order_by("__k"),
     );
     let interval = duckdb::types::Value::BigInt(interval);
     Ok(AnalyticPlan {
