@@ -121,7 +121,7 @@ pub struct BackendConfig {
 pub struct LocalConfig {
     /// The data folder.
     pub data_dir: PathBuf,
-    /// Rows per record batch read from Parquet.
+    /// Rows per record batch read from Parquet (64k: see deploy/vastgate.example.toml).
     pub batch_rows: usize,
 }
 
@@ -129,7 +129,7 @@ impl Default for LocalConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./data"),
-            batch_rows: 16_384,
+            batch_rows: 65_536,
         }
     }
 }
