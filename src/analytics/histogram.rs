@@ -109,13 +109,13 @@ pub fn plan(
         // `HAVING count(*) >= 0` keeps every row of `__k` but makes DuckDB estimate it smaller
         // than `__s`: with no statistics for the input stream both were "~1 row", and the
         // join built its hash table on the narrower `__s` — every input row (10M rows: 966 MiB
-        // peak RSS) — instead of on the groups.
+        // peak RSS) — instead of on the groups. The bin width is computed once per group.
         Binning::Equal(bins) => format!(
             "WITH __s AS MATERIALIZED ({source}), \
-             __k AS (SELECT {g}row_number() OVER () AS __gid, min(__v) AS __lo, max(__v) AS __hi \
-               FROM __s{group_by} HAVING count(*) >= 0), \
-             __n AS (SELECT __gid, CASE WHEN __v IS NULL THEN {NULLS} WHEN __hi = __lo THEN 0 \
-               ELSE least(CAST(floor((__v - __lo) / ((__hi - __lo) / {bins})) AS BIGINT), {last}) END AS __idx, \
+             __k AS (SELECT {g}row_number() OVER () AS __gid, min(__v) AS __lo, max(__v) AS __hi, \
+               (max(__v) - min(__v)) / {bins} AS __w FROM __s{group_by} HAVING count(*) >= 0), \
+             __n AS (SELECT __gid, CASE WHEN __v IS NULL THEN {NULLS} WHEN __w = 0 THEN 0 \
+               ELSE least(CAST(floor((__v - __lo) / __w) AS BIGINT), {last}) END AS __idx, \
                count(*) AS __c FROM __s JOIN __k ON {same_group} GROUP BY __gid, __idx) \
              SELECT {g_text}__idx, __c, __lo, __hi FROM __n JOIN __k USING (__gid){order}",
             g = groups.list_comma(),
