@@ -81,8 +81,9 @@ pub enum InputReads {
     #[default]
     Any,
     /// Exactly once (every typed analytic): the input streams straight into the query's one
-    /// scan of `t`, so DuckDB computes while the splits arrive and nothing is copied. A
-    /// second scan would see no rows, so it fails the query instead.
+    /// scan of `t`, so DuckDB computes while the splits arrive and nothing is copied. DuckDB
+    /// shares plain repeated scans on its own; a second scan it does run (e.g. in a recursive
+    /// CTE) would see no rows, so it fails the query instead.
     Once,
 }
 

@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    EngineError, InputReads,
+    EngineError, EngineQuery, InputReads,
     ffi::{ArrowStreamView, RawConnection},
     ingest::TablePlan,
     quote_ident,
@@ -88,22 +88,20 @@ fn register(
     Ok((view, failure))
 }
 
-/// Runs a query over `t` with `input` as `t`: registers the stream as the view `stream_view`,
-/// hands `run` the query `sql` with the input CTE in front ([`with_input_cte`]), then drops
-/// the view. Errors of the input win over the DuckDB errors they caused.
-#[allow(clippy::too_many_arguments)]
+/// Runs `query` with `input` as `t`: registers the stream as the view `stream_view`, hands
+/// `run` the query's SQL with the input CTE in front ([`with_input_cte`]), then drops the
+/// view. Errors of the input win over the DuckDB errors they caused.
 pub(crate) fn query_over<T>(
     loader: &mut RawConnection,
     stream_view: &str,
     plan: &TablePlan,
     input: Input,
     cancel: &CancellationToken,
-    sql: &str,
-    reads: InputReads,
+    query: &EngineQuery,
     run: impl FnOnce(&str) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
     let (view, failure) = register(loader, stream_view, plan, input, cancel)?;
-    let result = run(&with_input_cte(sql, stream_view, reads));
+    let result = run(&with_input_cte(&query.sql, stream_view, query.input_reads));
     let dropped = loader
         .drop_arrow_stream(view)
         .map_err(|err| EngineError::internal("dropping the input stream", err));

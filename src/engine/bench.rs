@@ -101,8 +101,10 @@ fn load_once(
                 &CancellationToken::new(),
                 // Every column is converted either way (the stream's scan outputs all of
                 // them); `Any` also copies them into the materialized CTE.
-                "SELECT count(*) FROM t",
-                reads,
+                &EngineQuery {
+                    input_reads: reads,
+                    ..EngineQuery::new("SELECT count(*) FROM t")
+                },
                 |sql| {
                     conn.query_row(sql, [], |row| row.get(0))
                         .map_err(|err| EngineError::internal("count", err))

@@ -54,16 +54,10 @@ pub(crate) fn run_job(
     } = job;
     let mut ready = Some(ready);
     // `input` is consumed: dropping it when the query ends lets the pump stop.
-    let result = arrow_stream::query_over(
-        loader,
-        &input_view,
-        &plan,
-        input,
-        &cancel,
-        &query.sql,
-        query.input_reads,
-        |sql| run_query(conn, sql, &query, &cancel, &mut ready, &output),
-    );
+    let result =
+        arrow_stream::query_over(loader, &input_view, &plan, input, &cancel, &query, |sql| {
+            run_query(conn, sql, &query, &cancel, &mut ready, &output)
+        });
     let result = match result {
         Err(_) if cancel.is_cancelled() => Err(EngineError::Cancelled),
         other => other,
