@@ -34,7 +34,7 @@ fn main() {
         let src = format!("read_parquet('{}')", parquet.display());
 
         let only = std::env::var("VG_BENCH_ONLY").unwrap_or_default();
-        let rounds: usize = std::env::var("VG_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+        let rounds: usize = std::env::var("VG_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1);
         let referee_rounds: usize = std::env::var("VG_BENCH_REFEREE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(rounds);
         println!("| analytic | vastgate (s) | DuckDB on Parquet (s) | ratio | goal |");
         println!("|---|---|---|---|---|");

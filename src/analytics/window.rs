@@ -2,7 +2,7 @@
 //! stddev p50 p95 p99 over one or more value columns; per group.
 //!
 //! Bucket start = floor(time / interval) × interval in integer microseconds since the Unix
-//! epoch (a floored modulo, so times before 1970 fall into the right bucket too).
+//! epoch (floored division, so times before 1970 fall into the right bucket too).
 
 use std::collections::HashMap;
 

@@ -164,7 +164,7 @@ impl Iterator for InputReader {
     fn next(&mut self) -> Option<Self::Item> {
         if self.ended {
             return self.fail(EngineError::Internal(
-                "the input stream was read twice; only the input CTE may read it".to_owned(),
+                "the input stream was read twice; it can be scanned only once".to_owned(),
             ));
         }
         loop {

@@ -18,7 +18,8 @@ use arrow::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadPath {
     /// DuckDB's native Arrow scan over an Arrow C stream fed by the input channel, read by the
-    /// query itself through a materialized CTE `t` (no table; the fastest, used by the pool).
+    /// query itself through the CTE `t`, inlined or materialized (no table; the fastest, used
+    /// by the pool; see `arrow_stream`).
     ArrowStream,
     /// duckdb-rs' `Appender::append_record_batch` into a created table (benchmark only).
     Appender,

@@ -180,24 +180,39 @@ async fn sql_errors_are_reported_and_worker_survives() {
     assert_eq!(out[0].num_rows(), 1);
 }
 
+/// For both input shapes (streamed into the query, materialized).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_errors_fail_the_request() {
     let pool = EnginePool::new(&test_config(1, 4)).unwrap();
-    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
-    let good = RecordBatch::try_new(
-        Arc::clone(&schema),
-        vec![Arc::new(Int64Array::from(vec![1, 2]))],
-    )
-    .unwrap();
-    // One good batch first: the error arrives while DuckDB is already scanning.
-    let batches = futures::stream::iter(vec![Ok(good), Err("split 3 failed".into())]).boxed();
-    let err = run_sql(&pool, EngineInput { schema, batches }, "SELECT * FROM t")
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, EngineError::Input(ref e) if e.to_string().contains("split 3")),
-        "{err}"
-    );
+    for reads in [InputReads::Once, InputReads::Any] {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+        let good = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(Int64Array::from(vec![1, 2]))],
+        )
+        .unwrap();
+        // One good batch first: the error arrives while DuckDB is already scanning.
+        let batches = futures::stream::iter(vec![Ok(good), Err("split 3 failed".into())]).boxed();
+        let query = EngineQuery {
+            input_reads: reads,
+            ..EngineQuery::new("SELECT sum(x) AS s FROM t")
+        };
+        let result = match pool
+            .run(
+                EngineInput { schema, batches },
+                query,
+                CancellationToken::new(),
+            )
+            .await
+        {
+            Ok(output) => output.collect().await,
+            Err(err) => Err(err),
+        };
+        assert!(
+            matches!(&result, Err(EngineError::Input(e)) if e.to_string().contains("split 3")),
+            "{reads:?}: {result:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,9 +274,16 @@ async fn cancel_interrupts_a_long_query_and_frees_the_worker() {
     assert_worker_serves_again(&pool).await;
 }
 
+/// For both input shapes (streamed into the query, materialized).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_while_input_is_still_arriving_frees_the_worker() {
     let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    for reads in [InputReads::Once, InputReads::Any] {
+        cancel_while_input_arrives(&pool, reads).await;
+    }
+}
+
+async fn cancel_while_input_arrives(pool: &EnginePool, reads: InputReads) {
     let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
     let first = RecordBatch::try_new(
         Arc::clone(&schema),
@@ -282,7 +304,10 @@ async fn cancel_while_input_is_still_arriving_frees_the_worker() {
         Duration::from_secs(10),
         pool.run(
             EngineInput { schema, batches },
-            EngineQuery::new("SELECT count(*) FROM t"),
+            EngineQuery {
+                input_reads: reads,
+                ..EngineQuery::new("SELECT count(*) FROM t")
+            },
             cancel,
         ),
     )
@@ -293,8 +318,11 @@ async fn cancel_while_input_is_still_arriving_frees_the_worker() {
         Ok(output) => output.collect().await,
         Err(err) => Err(err),
     };
-    assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
-    assert_worker_serves_again(&pool).await;
+    assert!(
+        matches!(result, Err(EngineError::Cancelled)),
+        "{reads:?}: {result:?}"
+    );
+    assert_worker_serves_again(pool).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -473,7 +501,8 @@ async fn queries_over_the_input_stream_see_every_column() {
             ],
         )
         .unwrap();
-        EngineInput::from_batches(schema, vec![batch])
+        // Two batches: the stream's scan hands them to DuckDB's threads one by one.
+        EngineInput::from_batches(schema, vec![batch.slice(0, 2), batch.slice(2, 2)])
     };
     let read_once = [
         ("SELECT sum(c)::VARCHAR AS v FROM t", "60.0"),

@@ -119,9 +119,12 @@ fn constant_single_and_empty() {
     let out = run(&req(&[], 0.1, 0), &b).unwrap();
     assert!(out.anomalies.is_empty());
     assert_eq!(out.rows_examined, 2);
-    let out = run(&req(&["g"], 0.0, 0), &empty_tgv()).unwrap();
-    assert!(out.anomalies.is_empty());
-    assert_eq!(out.rows_examined, 0);
+    // Empty input, with and without groups, whole group and trailing window.
+    for (group_by, window_rows) in [(&["g"][..], 0), (&[][..], 0), (&["g"][..], 5)] {
+        let out = run(&req(group_by, 0.0, window_rows), &empty_tgv()).unwrap();
+        assert!(out.anomalies.is_empty(), "{group_by:?} {window_rows}");
+        assert_eq!(out.rows_examined, 0, "{group_by:?} {window_rows}");
+    }
 }
 
 #[test]
