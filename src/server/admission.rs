@@ -52,6 +52,27 @@ pub(crate) struct Admission<S> {
     layer: AdmissionLayer,
 }
 
+/// One call waiting for a slot, counted for as long as it waits — also when the call is
+/// dropped while waiting (the client went away), which must not leave the count raised.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    /// Counts a waiting call, or `None` when `max` are waiting already.
+    fn enter(count: &'a AtomicUsize, max: usize) -> Option<Self> {
+        if count.fetch_add(1, Ordering::AcqRel) >= max {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self(count))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn exempt(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.")
         || path.starts_with("/vastgate.v1.AdminService/")
@@ -88,16 +109,15 @@ where
             let permit = match Arc::clone(&layer.slots).try_acquire_owned() {
                 Ok(permit) => permit,
                 Err(_) => {
-                    if layer.waiting.fetch_add(1, Ordering::AcqRel) >= layer.max_pending {
-                        layer.waiting.fetch_sub(1, Ordering::AcqRel);
+                    let Some(waiting) = Waiting::enter(&layer.waiting, layer.max_pending) else {
                         return Ok(tonic::Status::resource_exhausted(
                             "vastgate is at capacity (server.max_concurrent_requests running and \
                              server.max_pending_requests waiting); retry with backoff",
                         )
                         .into_http());
-                    }
+                    };
                     let permit = Arc::clone(&layer.slots).acquire_owned().await;
-                    layer.waiting.fetch_sub(1, Ordering::AcqRel);
+                    drop(waiting);
                     match permit {
                         Ok(permit) => permit,
                         Err(_) => {
@@ -112,5 +132,75 @@ where
             let finisher = Finisher::new(Box::new(move |_| drop(permit)));
             Ok(response.map(|body| tonic::body::Body::new(ObservedBody::new(body, finisher))))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use tokio::sync::Semaphore;
+    use tower::{Layer, ServiceExt, service_fn};
+
+    use super::AdmissionLayer;
+
+    type Response = http::Response<tonic::body::Body>;
+
+    fn request() -> http::Request<()> {
+        http::Request::builder()
+            .uri("/vastgate.v1.QueryService/Select")
+            .body(())
+            .unwrap()
+    }
+
+    fn grpc_status(response: &Response) -> Option<String> {
+        response
+            .headers()
+            .get("grpc-status")
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    /// A call that gave up while waiting for a slot frees its place in the queue.
+    #[tokio::test]
+    async fn a_call_dropped_while_waiting_frees_its_place() {
+        // Calls of the inner service block until the gate opens.
+        let gate = Arc::new(Semaphore::new(0));
+        let inner = {
+            let gate = Arc::clone(&gate);
+            service_fn(move |_: http::Request<()>| {
+                let gate = Arc::clone(&gate);
+                async move {
+                    drop(gate.acquire().await);
+                    Ok::<_, std::convert::Infallible>(Response::new(tonic::body::Body::empty()))
+                }
+            })
+        };
+        // One slot, one place in the queue.
+        let service = AdmissionLayer::new(1, 1).layer(inner);
+        let running = tokio::spawn(service.clone().oneshot(request()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The second call waits, then its client goes away.
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(50),
+            service.clone().oneshot(request()),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the second call should still be waiting");
+        // The queue place is free again: the next call waits instead of being refused.
+        let waiting = tokio::spawn(service.clone().oneshot(request()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "refused although nobody waits");
+        // With the queue full, one more call is refused at once.
+        let refused = service.clone().oneshot(request()).await.unwrap();
+        assert_eq!(grpc_status(&refused).as_deref(), Some("8"));
+        gate.add_permits(Semaphore::MAX_PERMITS / 2);
+        let first = running.await.unwrap().unwrap();
+        assert_eq!(grpc_status(&first), None);
+        let second = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting call runs once the slot is free")
+            .unwrap()
+            .unwrap();
+        assert_eq!(grpc_status(&second), None);
     }
 }
