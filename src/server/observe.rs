@@ -120,29 +120,29 @@ where
         let span = tracing::info_span!("grpc", %service, %method, query_id = %query_id.0);
         let started = Instant::now();
         metrics.in_flight.inc();
+        // Made here, not in the future: a future dropped before its first poll still counts
+        // the call as ended.
+        let mut finisher = {
+            let span = span.clone();
+            Finisher::new(Box::new(move |code: Option<tonic::Code>| {
+                let elapsed = started.elapsed();
+                metrics.in_flight.dec();
+                let code = code.map_or("Cancelled".to_owned(), |c| format!("{c:?}"));
+                metrics
+                    .requests
+                    .with_label_values(&[service.as_str(), method.as_str(), code.as_str()])
+                    .inc();
+                metrics
+                    .request_duration
+                    .with_label_values(&[service.as_str(), method.as_str()])
+                    .observe(elapsed.as_secs_f64());
+                span.in_scope(|| {
+                    tracing::debug!(code = %code, elapsed_ms = elapsed.as_secs_f64() * 1e3, "call finished")
+                });
+            }))
+        };
         Box::pin(
             async move {
-                let on_end = {
-                    let (service, method, metrics) = (service.clone(), method.clone(), metrics.clone());
-                    let span = tracing::Span::current();
-                    move |code: Option<tonic::Code>| {
-                        let elapsed = started.elapsed();
-                        metrics.in_flight.dec();
-                        let code = code.map_or("Cancelled".to_owned(), |c| format!("{c:?}"));
-                        metrics
-                            .requests
-                            .with_label_values(&[service.as_str(), method.as_str(), code.as_str()])
-                            .inc();
-                        metrics
-                            .request_duration
-                            .with_label_values(&[service.as_str(), method.as_str()])
-                            .observe(elapsed.as_secs_f64());
-                        span.in_scope(|| {
-                            tracing::debug!(code = %code, elapsed_ms = elapsed.as_secs_f64() * 1e3, "call finished")
-                        });
-                    }
-                };
-                let mut finisher = Finisher::new(Box::new(on_end));
                 let mut response = match inner.oneshot(request).await {
                     Ok(response) => response,
                     Err(err) => {
@@ -162,5 +162,46 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::{Layer, Service, ServiceExt, service_fn};
+
+    use super::ObserveLayer;
+    use crate::metrics::Metrics;
+
+    fn request() -> http::Request<()> {
+        http::Request::builder()
+            .uri("/vastgate.v1.QueryService/Select")
+            .body(())
+            .unwrap()
+    }
+
+    /// A call counts as in flight until it ends, also when its future is dropped unpolled
+    /// (the connection closed first) or while it waits for the response.
+    #[tokio::test]
+    async fn in_flight_returns_to_zero_however_a_call_ends() {
+        let metrics = Metrics::new();
+        let inner = service_fn(|_: http::Request<()>| async {
+            Ok::<_, std::convert::Infallible>(tonic::Status::not_found("no such table").into_http())
+        });
+        let mut service = ObserveLayer::new(metrics.clone()).layer(inner);
+        drop(service.call(request()));
+        assert_eq!(metrics.in_flight.get(), 0, "dropped before its first poll");
+        let pending =
+            ObserveLayer::new(metrics.clone()).layer(service_fn(|_: http::Request<()>| {
+                std::future::pending::<
+                    Result<http::Response<tonic::body::Body>, std::convert::Infallible>,
+                >()
+            }));
+        let waiting = pending.oneshot(request());
+        let timed_out = tokio::time::timeout(std::time::Duration::from_millis(20), waiting).await;
+        assert!(timed_out.is_err());
+        assert_eq!(metrics.in_flight.get(), 0, "dropped while waiting");
+        let response = service.oneshot(request()).await.unwrap();
+        assert_eq!(response.headers()["grpc-status"], "5");
+        assert_eq!(metrics.in_flight.get(), 0, "finished");
     }
 }
