@@ -3,8 +3,8 @@
 //!
 //! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo bench --bench analytics`; prints Markdown.
 //! For profiling one analytic: `VG_BENCH_ONLY=<part of its name>` runs only the matching
-//! cases, `VG_BENCH_ROUNDS=<n>` times vastgate n times instead of 5, `VG_BENCH_REFEREE_ROUNDS=<n>`
-//! DuckDB on Parquet (0: not at all).
+//! cases; `VG_BENCH_ROUNDS=<n>` sets the rounds (default 5) and `VG_BENCH_REFEREE_ROUNDS=<n>`
+//! those of DuckDB on Parquet (default: the same; 0: none).
 
 mod common;
 
