@@ -243,7 +243,8 @@ impl EnginePool {
         });
 
         match ready_rx.await {
-            Ok(Ok(schema)) => Ok(EngineOutput::new(schema, output_rx, guard)),
+            // The output takes over cancelling the request on drop.
+            Ok(Ok(schema)) => Ok(EngineOutput::new(schema, output_rx, guard.disarm())),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(EngineError::Internal(
                 "the worker stopped without an answer".to_owned(),

@@ -192,22 +192,22 @@ fn limit(
     if limit == 0 {
         return batches;
     }
-    batches
-        .scan(limit, |remaining, item| {
-            let out = match item {
-                Ok(_) if *remaining == 0 => None,
-                Ok(batch) => {
-                    let rows = (batch.num_rows() as u64).min(*remaining);
-                    *remaining -= rows;
-                    Some(Ok(
-                        batch.slice(0, usize::try_from(rows).unwrap_or(usize::MAX))
-                    ))
-                }
-                Err(e) => Some(Err(e)),
-            };
-            futures::future::ready(out)
-        })
-        .boxed()
+    // Ends as soon as the limit is reached, without waiting for (or reading) another batch;
+    // dropping `batches` then stops the scan.
+    futures::stream::unfold((batches, limit), |(mut batches, remaining)| async move {
+        if remaining == 0 {
+            return None;
+        }
+        match batches.next().await? {
+            Ok(batch) => {
+                let rows = (batch.num_rows() as u64).min(remaining);
+                let batch = batch.slice(0, usize::try_from(rows).unwrap_or(usize::MAX));
+                Some((Ok(batch), (batches, remaining - rows)))
+            }
+            Err(e) => Some((Err(e), (batches, remaining))),
+        }
+    })
+    .boxed()
 }
 
 /// Encodes batches as Flight data, recording the outcome when the stream ends. tonic polls

@@ -115,6 +115,10 @@ pub(crate) fn chunk_stream(
                 let next = tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Err(reason.cancelled()),
+                    // The client may leave while the next batch is still being computed.
+                    () = tx.closed() => {
+                        return Err(Error::Cancelled("the client went away".to_owned()));
+                    }
                     next = batches.next() => next,
                 };
                 let Some(batch) = next else {

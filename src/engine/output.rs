@@ -6,9 +6,9 @@ use std::{
 };
 
 use arrow::{array::RecordBatch, compute::concat_batches, datatypes::SchemaRef};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
-use tokio_util::sync::DropGuard;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::EngineError;
 
@@ -22,6 +22,12 @@ pub const TARGET_BATCH_ROWS: usize = 65_536;
 pub struct EngineOutput {
     schema: SchemaRef,
     rx: mpsc::Receiver<Result<RecordBatch, EngineError>>,
+    /// The request's token: a cancelled worker may stop without sending its error (it does
+    /// not wait for a reader that stalled), so an output that ends after a cancel ends with
+    /// `Cancelled`, never as a complete result.
+    cancel: CancellationToken,
+    /// The end (or an error) was yielded.
+    ended: bool,
     _cancel_on_drop: DropGuard,
 }
 
@@ -29,12 +35,14 @@ impl EngineOutput {
     pub(crate) fn new(
         schema: SchemaRef,
         rx: mpsc::Receiver<Result<RecordBatch, EngineError>>,
-        cancel_on_drop: DropGuard,
+        cancel: CancellationToken,
     ) -> Self {
         Self {
             schema,
             rx,
-            _cancel_on_drop: cancel_on_drop,
+            cancel: cancel.clone(),
+            ended: false,
+            _cancel_on_drop: cancel.drop_guard(),
         }
     }
 
@@ -46,7 +54,7 @@ impl EngineOutput {
     /// Collects every batch (for small, typed analytics results).
     pub async fn collect(mut self) -> Result<Vec<RecordBatch>, EngineError> {
         let mut batches = Vec::new();
-        while let Some(batch) = self.rx.recv().await {
+        while let Some(batch) = self.next().await {
             batches.push(batch?);
         }
         Ok(batches)
@@ -57,7 +65,17 @@ impl Stream for EngineOutput {
     type Item = Result<RecordBatch, EngineError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let item = match std::task::ready!(self.rx.poll_recv(cx)) {
+            Some(Ok(batch)) => return Poll::Ready(Some(Ok(batch))),
+            Some(Err(err)) => Some(Err(err)),
+            None if self.cancel.is_cancelled() => Some(Err(EngineError::Cancelled)),
+            None => None,
+        };
+        self.ended = true;
+        Poll::Ready(item)
     }
 }
 

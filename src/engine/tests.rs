@@ -346,6 +346,29 @@ async fn dropping_the_output_frees_the_worker() {
     assert_eq!(out[0].num_rows(), 1);
 }
 
+/// A client that stops reading (output full) but stays connected does not hold the worker
+/// past a cancel: the worker stops waiting to send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_frees_a_worker_waiting_on_a_full_output() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let cancel = CancellationToken::new();
+    let output = pool
+        .run(
+            int_input(&[1]),
+            EngineQuery::new("SELECT range AS r FROM range(50000000)"),
+            cancel.clone(),
+        )
+        .await
+        .unwrap();
+    // Nobody reads `output`: the worker fills it and waits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cancel.cancel();
+    assert_worker_serves_again(&pool).await;
+    // Read late, the output ends in `Cancelled`, never as a complete (truncated) result.
+    let late = output.collect().await;
+    assert!(matches!(late, Err(EngineError::Cancelled)), "{late:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_is_overloaded() {
     let pool = EnginePool::new(&test_config(1, 1)).unwrap();

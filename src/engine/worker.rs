@@ -69,10 +69,32 @@ pub(crate) fn run_job(
                 let _ = ready.send(Err(err));
             }
             None => {
-                let _ = output.blocking_send(Err(err));
+                let _ = send_or_cancel(&output, Err(err), &cancel);
             }
         }
     }
+}
+
+/// Sends `item`, waiting while the output is full (the client reads slower) but not past a
+/// cancel: a stalled client must not hold the worker after CancelQuery or the deadline.
+fn send_or_cancel(
+    output: &mpsc::Sender<Result<RecordBatch, EngineError>>,
+    item: Result<RecordBatch, EngineError>,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
+    // Workers run on `spawn_blocking` threads, where blocking is expected; tokio's channel
+    // and token need no runtime to be awaited.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "an engine worker's blocking thread, never an async task"
+    )]
+    futures::executor::block_on(async {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(EngineError::Cancelled),
+            sent = output.send(item) => sent.map_err(|_| EngineError::Cancelled),
+        }
+    })
 }
 
 fn check(cancel: &CancellationToken) -> Result<(), EngineError> {
@@ -110,11 +132,7 @@ fn run_query(
         None => return Err(EngineError::Internal("result schema sent twice".to_owned())),
     }
     let mut coalescer = Coalescer::new(schema, query.max_rows);
-    let send = |batch: RecordBatch| {
-        output
-            .blocking_send(Ok(batch))
-            .map_err(|_| EngineError::Cancelled)
-    };
+    let send = |batch: RecordBatch| send_or_cancel(output, Ok(batch), cancel);
     for chunk in stream {
         check(cancel)?;
         let chunk = chunk.map_err(|err| EngineError::from_query(&err))?;

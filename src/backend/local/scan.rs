@@ -93,6 +93,10 @@ fn read_split(
                     message: e.to_string(),
                 })?;
         for batch in reader {
+            // Also when a selective filter sends nothing for a while: stop once nobody reads.
+            if tx.is_closed() {
+                return Ok(());
+            }
             let batch = batch.map_err(|e| BackendError::Data {
                 location: location(),
                 message: e.to_string(),
