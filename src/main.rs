@@ -33,7 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::GenData(args) => {
@@ -51,7 +51,12 @@ fn main() -> ExitCode {
             }
             Command::Emulate(args) => emulate(args).await,
         }
-    })
+    });
+    // Calls had their grace period in `serve`; blocking work still running after it (a
+    // DuckDB query that yields nothing yet, a Parquet split) must not hold the exit, which
+    // dropping the runtime would wait for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 async fn emulate(args: EmulateArgs) -> ExitCode {
