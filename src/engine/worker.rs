@@ -69,7 +69,10 @@ pub(crate) fn run_job(
                 let _ = ready.send(Err(err));
             }
             None => {
-                let _ = send_or_cancel(&output, Err(err), &cancel);
+                // Delivered at once when there is room, even after a cancel; else as a batch.
+                if let Err(mpsc::error::TrySendError::Full(item)) = output.try_send(Err(err)) {
+                    let _ = send_or_cancel(&output, item, &cancel);
+                }
             }
         }
     }
