@@ -35,7 +35,7 @@ pub use error::EngineError;
 pub use ingest::{LoadPath, quote_ident};
 pub use output::{EngineOutput, TARGET_BATCH_ROWS};
 
-use crate::config::EngineConfig;
+use crate::{config::EngineConfig, waiting::Waiting};
 
 /// Input batches waiting between the scan and the worker.
 const INPUT_CHANNEL: usize = 4;
@@ -260,11 +260,8 @@ impl EnginePool {
                 return Err(EngineError::Internal("the engine is shut down".to_owned()));
             }
             Err(TryAcquireError::NoPermits) => {
-                let queued = shared.waiting.fetch_add(1, Ordering::AcqRel);
-                let _leave = WaitingSlot(&shared.waiting);
-                if queued >= shared.max_queue {
-                    return Err(EngineError::Overloaded { queued });
-                }
+                let _waiting = Waiting::enter(&shared.waiting, shared.max_queue)
+                    .map_err(|queued| EngineError::Overloaded { queued })?;
                 tokio::select! {
                     permit = Arc::clone(&shared.permits).acquire_owned() => permit.map_err(|_| {
                         EngineError::Internal("the engine is shut down".to_owned())
@@ -284,15 +281,6 @@ impl EnginePool {
             shared: Arc::clone(shared),
             _permit: permit,
         })
-    }
-}
-
-/// Decrements the waiting count when the wait ends, however it ends.
-struct WaitingSlot<'a>(&'a AtomicUsize);
-
-impl Drop for WaitingSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -46,3 +46,4 @@ pub mod proto;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+mod waiting;

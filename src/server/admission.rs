@@ -3,10 +3,7 @@
 //! until the stream ends. Health and admin calls bypass the limit so operators can always see in.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, atomic::AtomicUsize},
     task::{Context, Poll},
 };
 
@@ -15,6 +12,7 @@ use tokio::sync::Semaphore;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::{Finisher, ObservedBody};
+use crate::waiting::Waiting;
 
 /// Builds [`Admission`] services sharing one set of slots.
 #[derive(Debug, Clone)]
@@ -50,27 +48,6 @@ impl<S> Layer<S> for AdmissionLayer {
 pub(crate) struct Admission<S> {
     inner: S,
     layer: AdmissionLayer,
-}
-
-/// One call waiting for a slot, counted for as long as it waits — also when the call is
-/// dropped while waiting (the client went away), which must not leave the count raised.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    /// Counts a waiting call, or `None` when `max` are waiting already.
-    fn enter(count: &'a AtomicUsize, max: usize) -> Option<Self> {
-        if count.fetch_add(1, Ordering::AcqRel) >= max {
-            count.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(Self(count))
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 fn exempt(path: &str) -> bool {
@@ -109,7 +86,7 @@ where
             let permit = match Arc::clone(&layer.slots).try_acquire_owned() {
                 Ok(permit) => permit,
                 Err(_) => {
-                    let Some(waiting) = Waiting::enter(&layer.waiting, layer.max_pending) else {
+                    let Ok(waiting) = Waiting::enter(&layer.waiting, layer.max_pending) else {
                         return Ok(tonic::Status::resource_exhausted(
                             "vastgate is at capacity (server.max_concurrent_requests running and \
                              server.max_pending_requests waiting); retry with backoff",
