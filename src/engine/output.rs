@@ -8,7 +8,7 @@ use std::{
 use arrow::{array::RecordBatch, compute::concat_batches, datatypes::SchemaRef};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 use super::EngineError;
 
@@ -22,13 +22,18 @@ pub const TARGET_BATCH_ROWS: usize = 65_536;
 pub struct EngineOutput {
     schema: SchemaRef,
     rx: mpsc::Receiver<Result<RecordBatch, EngineError>>,
-    /// The request's token: a cancelled worker may stop without sending its error (it does
-    /// not wait for a reader that stalled), so an output that ends after a cancel ends with
-    /// `Cancelled`, never as a complete result.
+    /// The request's token, cancelled when the output is dropped. A cancelled worker may
+    /// stop without sending its error (it does not wait for a reader that stalled), so an
+    /// output that ends after a cancel ends with `Cancelled`, never as a complete result.
     cancel: CancellationToken,
     /// The end (or an error) was yielded.
     ended: bool,
-    _cancel_on_drop: DropGuard,
+}
+
+impl Drop for EngineOutput {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
 }
 
 impl EngineOutput {
@@ -40,9 +45,8 @@ impl EngineOutput {
         Self {
             schema,
             rx,
-            cancel: cancel.clone(),
+            cancel,
             ended: false,
-            _cancel_on_drop: cancel.drop_guard(),
         }
     }
 
