@@ -103,21 +103,28 @@ pub fn plan(
             )
         }
         // Each group's [min, max] comes first (`__k`, one row per group with a number), then
-        // rows are counted per (group number, bin). Partitioning a window by the group values
-        // and counting per (group values, bin), as before, hashed the values once more:
-        // 0.68 s against 0.42 s for 10M rows in DuckDB alone, 1.38 s against 1.09 s end to end.
-        // `HAVING count(*) >= 0` keeps every row of `__k` but makes DuckDB estimate it smaller
-        // than `__s`: with no statistics for the input stream both were "~1 row", and the
-        // join built its hash table on the narrower `__s` — every input row (10M rows: 966 MiB
-        // peak RSS) — instead of on the groups. The bin width is computed once per group.
+        // rows are counted per (group number, floor of the bin position). Partitioning a window
+        // by the group values and counting per (group values, bin), as before, hashed the
+        // values once more: 0.68 s against 0.42 s for 10M rows in DuckDB alone, 1.38 s against
+        // 1.09 s end to end. `HAVING count(*) >= 0` keeps every row of `__k` but makes DuckDB
+        // estimate it smaller than `__s`: with no statistics for the input stream both were
+        // "~1 row", and the join built its hash table on the narrower `__s` — every input row
+        // (10M rows: 966 MiB peak RSS) — instead of on the groups.
+        // Per row there is only `floor((v - lo) / w)`: NULL values count under a NULL position,
+        // and the clamp of the maximum into the last bin and the cast to an index happen on the
+        // counted rows (`finish` adds up positions that land in the same bin). A group whose
+        // values are all equal gets width 1, which puts every value at position 0, as one bin
+        // needs. In DuckDB alone: 0.46 → 0.43 s for 10M rows.
         Binning::Equal(bins) => format!(
             "WITH __s AS MATERIALIZED ({source}), \
              __k AS (SELECT {g}row_number() OVER () AS __gid, min(__v) AS __lo, max(__v) AS __hi, \
-               (max(__v) - min(__v)) / {bins} AS __w FROM __s{group_by} HAVING count(*) >= 0), \
-             __n AS (SELECT __gid, CASE WHEN __v IS NULL THEN {NULLS} WHEN __w = 0 THEN 0 \
-               ELSE least(CAST(floor((__v - __lo) / __w) AS BIGINT), {last}) END AS __idx, \
-               count(*) AS __c FROM __s JOIN __k ON {same_group} GROUP BY __gid, __idx) \
-             SELECT {g_text}__idx, __c, __lo, __hi FROM __n JOIN __k USING (__gid){order}",
+               CASE WHEN (max(__v) - min(__v)) / {bins} > 0 THEN (max(__v) - min(__v)) / {bins} \
+               ELSE 1 END AS __w FROM __s{group_by} HAVING count(*) >= 0), \
+             __n AS (SELECT __gid, floor((__v - __lo) / __w) AS __f, count(*) AS __c \
+               FROM __s JOIN __k ON {same_group} GROUP BY __gid, __f) \
+             SELECT {g_text}CASE WHEN __f IS NULL THEN {NULLS} \
+               ELSE CAST(least(__f, {last}) AS BIGINT) END AS __idx, __c, __lo, __hi \
+             FROM __n JOIN __k USING (__gid){order}",
             g = groups.list_comma(),
             group_by = groups.group_by(),
             same_group = groups.same_group("__s", "__k"),
