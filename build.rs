@@ -31,6 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         // Arrow payloads move as `Bytes`, so encoded IPC buffers are not copied again.
         .bytes(".vastgate.v1.ArrowChunk.data")
+        // Maps as `BTreeMap`: one answer always encodes (and prints) the same way.
+        .btree_map(".")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -13,6 +13,7 @@
 
 pub mod anomalies;
 pub mod correlation;
+pub mod group_codes;
 pub mod histogram;
 pub mod moving_average;
 pub mod percentiles;
@@ -50,6 +51,10 @@ pub struct AnalyticPlan {
     pub columns: Vec<String>,
     /// The SQL over the view `t` (whose columns are exactly `columns`).
     pub query: EngineQuery,
+    /// Group columns the query may see as integer codes ([`group_codes`]): all string
+    /// columns, and the SQL only groups, partitions, joins and orders by them, returns them as
+    /// `__g0..` text in request order and orders its result by them first. Empty when not.
+    pub codable_groups: Vec<String>,
 }
 
 /// A typed analytics request: plan it, then decode the engine's result into its response.

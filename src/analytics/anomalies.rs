@@ -110,6 +110,8 @@ pub fn plan(
             max_rows: None,
             input_reads: InputReads::Once,
         },
+        // Anomaly rows are ordered by a rank of the group values computed inside the query.
+        codable_groups: Vec::new(),
     })
 }
 

@@ -81,11 +81,18 @@ impl<'a> Columns<'a> {
 
     /// The group-by columns, validated.
     pub(crate) fn groups(&mut self, group_by: &[String]) -> Result<Groups, AnalyticsError> {
+        let mut all_text = true;
         for name in group_by {
-            self.field("group_by", name)?;
+            let field = self.field("group_by", name)?;
+            all_text &= super::group_codes::is_codable(field.data_type());
         }
         Ok(Groups {
             quoted: group_by.iter().map(|name| quote_ident(name)).collect(),
+            codable: if all_text {
+                group_by.to_vec()
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -118,9 +125,18 @@ pub(crate) fn is_numeric(data_type: &DataType) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct Groups {
     quoted: Vec<String>,
+    /// The group columns when every one is a string column, else none.
+    codable: Vec<String>,
 }
 
 impl Groups {
+    /// The group columns for [`AnalyticPlan::codable_groups`](super::AnalyticPlan): all of
+    /// them when they are all string columns, else none (codes come back in code order, and a
+    /// result ordered by a coded and an uncoded column could not be put in string order).
+    pub(crate) fn codable(&self) -> Vec<String> {
+        self.codable.clone()
+    }
+
     /// True without group-by columns.
     pub(crate) fn is_empty(&self) -> bool {
         self.quoted.is_empty()

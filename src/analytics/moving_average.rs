@@ -69,6 +69,7 @@ pub fn plan(
     Ok(AnalyticPlan {
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
+        codable_groups: groups.codable(),
     })
 }
 

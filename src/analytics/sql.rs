@@ -183,5 +183,6 @@ pub fn plan(
             max_rows: Some(limit),
             input_reads: InputReads::Any,
         },
+        codable_groups: Vec::new(),
     })
 }

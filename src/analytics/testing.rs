@@ -10,17 +10,17 @@ use arrow::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Analytic, AnalyticsError};
+use super::{Analytic, AnalyticPlan, AnalyticsError, group_codes::GroupCodes};
 use crate::{
     config::EngineConfig,
     engine::{EngineInput, EnginePool},
 };
 
-/// A one-worker engine for tests.
-pub(crate) fn pool() -> EnginePool {
+/// A one-worker engine for tests with `threads` DuckDB threads.
+fn pool_with_threads(threads: usize) -> EnginePool {
     EnginePool::new(&EngineConfig {
         workers: 1,
-        threads_per_worker: 2,
+        threads_per_worker: threads,
         memory_limit: "2GB".to_owned(),
         max_queue: 8,
         max_result_rows: 1_000_000,
@@ -29,20 +29,33 @@ pub(crate) fn pool() -> EnginePool {
     .expect("engine")
 }
 
+/// A one-worker engine for tests.
+pub(crate) fn pool() -> EnginePool {
+    pool_with_threads(2)
+}
+
 /// Plans `req` on `batch`'s schema, loads only the planned columns, runs and decodes.
-pub(crate) fn run<A: Analytic>(
-    req: &A,
-    batch: &RecordBatch,
-) -> Result<A::Response, AnalyticsError> {
+pub(crate) fn run<A>(req: &A, batch: &RecordBatch) -> Result<A::Response, AnalyticsError>
+where
+    A: Analytic,
+    A::Response: std::fmt::Debug,
+{
     run_many(req, batch.schema(), std::slice::from_ref(batch))
 }
 
-/// Like [`run`] over several batches.
-pub(crate) fn run_many<A: Analytic>(
+/// Like [`run`] over several batches. When the plan allows group codes, the request is also
+/// run with its groups coded — codes numbered against the string order, so the result's
+/// groups must be put back in order — and both answers must be the same (both on one DuckDB
+/// thread, so that sums add up in the same order).
+pub(crate) fn run_many<A>(
     req: &A,
     schema: SchemaRef,
     batches: &[RecordBatch],
-) -> Result<A::Response, AnalyticsError> {
+) -> Result<A::Response, AnalyticsError>
+where
+    A: Analytic,
+    A::Response: std::fmt::Debug,
+{
     let plan = req.plan(&schema)?;
     let indices: Vec<usize> = plan
         .columns
@@ -54,25 +67,53 @@ pub(crate) fn run_many<A: Analytic>(
         .map(|b| b.project(&indices).expect("projection"))
         .collect();
     let projected_schema = Arc::new(schema.project(&indices).expect("projection"));
+    let answer = req.decode(&execute(&pool(), &plan, &projected_schema, &projected));
+    let codes = GroupCodes::new(&projected_schema, &plan.codable_groups)
+        .expect("codable groups are string columns");
+    if let Some(codes) = codes {
+        let codes = codes.numbered_against_string_order(&projected);
+        let coded: Vec<RecordBatch> = projected
+            .iter()
+            .map(|b| codes.encode(b.clone()).expect("coding"))
+            .collect();
+        let serial = pool_with_threads(1);
+        let result = execute(&serial, &plan, &codes.schema(), &coded);
+        let with_codes = req.decode(&codes.decode(result).expect("decoding codes"));
+        let without = req.decode(&execute(&serial, &plan, &projected_schema, &projected));
+        // Compared as text: NaN (a group with one row) is not equal to itself.
+        assert_eq!(
+            format!("{with_codes:?}"),
+            format!("{without:?}"),
+            "group codes changed the answer"
+        );
+    }
+    answer
+}
+
+/// Runs `plan`'s query over `batches`, panicking with the SQL on an engine error.
+fn execute(
+    pool: &EnginePool,
+    plan: &AnalyticPlan,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Vec<RecordBatch> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let output = runtime.block_on(async {
-        pool()
-            .run(
-                EngineInput::from_batches(projected_schema, projected),
-                plan.query.clone(),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap_or_else(|err| panic!("engine failed: {err}\nSQL: {}", plan.query.sql))
-            .collect()
-            .await
-            .unwrap_or_else(|err| panic!("engine failed: {err}\nSQL: {}", plan.query.sql))
-    });
-    req.decode(&output)
+    runtime.block_on(async {
+        pool.run(
+            EngineInput::from_batches(Arc::clone(schema), batches.to_vec()),
+            plan.query.clone(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("engine failed: {err}\nSQL: {}", plan.query.sql))
+        .collect()
+        .await
+        .unwrap_or_else(|err| panic!("engine failed: {err}\nSQL: {}", plan.query.sql))
+    })
 }
 
 /// Column helpers for building test batches.

@@ -55,6 +55,8 @@ pub fn plan(req: &proto::TopNRequest, schema: &Schema) -> Result<AnalyticPlan, A
     Ok(AnalyticPlan {
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
+        // Ties are broken by the group values inside the query: they must be the strings.
+        codable_groups: Vec::new(),
     })
 }
 

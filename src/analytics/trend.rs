@@ -31,6 +31,7 @@ pub fn plan(req: &proto::TrendRequest, schema: &Schema) -> Result<AnalyticPlan, 
     Ok(AnalyticPlan {
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
+        codable_groups: groups.codable(),
     })
 }
 

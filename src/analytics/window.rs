@@ -4,7 +4,7 @@
 //! Bucket start = floor(time / interval) × interval in integer microseconds since the Unix
 //! epoch (floored division, so times before 1970 fall into the right bucket too).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use arrow::{array::RecordBatch, datatypes::Schema};
 
@@ -129,6 +129,7 @@ pub fn plan(
             max_rows: None,
             input_reads: InputReads::Once,
         },
+        codable_groups: groups.codable(),
     })
 }
 
@@ -150,7 +151,7 @@ pub fn decode(
             let start = start
                 .get(row)
                 .ok_or_else(|| AnalyticsError::Internal("NULL bucket start".to_owned()))?;
-            let values: HashMap<String, f64> = keys
+            let values: BTreeMap<String, f64> = keys
                 .iter()
                 .zip(&columns)
                 .filter_map(|(key, column)| Some((key.clone(), column.get(row)?)))

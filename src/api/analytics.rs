@@ -13,7 +13,7 @@ use super::{
     tracked::{CancelReason, Tracked},
 };
 use crate::{
-    analytics::{Analytic, AnalyticPlan, AnalyticsError},
+    analytics::{Analytic, AnalyticPlan, AnalyticsError, group_codes::GroupCodes},
     engine::{EngineError, EngineInput, EngineOutput},
     error::Error,
     exec::ExecError,
@@ -105,14 +105,25 @@ fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
     }
 }
 
+/// Whether the engine may see string group columns as integer codes
+/// ([`GroupCodes`]): only where the result is decoded afterwards, not where it is streamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Allowed,
+    Off,
+}
+
 /// Plans the request, scans its columns and starts the DuckDB query. A dry run feeds no rows:
-/// it validates the request and yields the result schema (Flight's GetFlightInfo).
+/// it validates the request and yields the result schema (Flight's GetFlightInfo). With
+/// [`Coding::Allowed`] and a plan that allows it, the input's group columns are coded and the
+/// codes to decode the result with come back too.
 async fn start<R: Common>(
     tracked: &Tracked,
     request: &R,
     plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
     dry_run: bool,
-) -> Result<EngineOutput, Error> {
+    coding: Coding,
+) -> Result<(EngineOutput, Option<GroupCodes>), Error> {
     let state = &tracked.state;
     // One catalog lookup: the analytic's plan needs the schema before the read is planned.
     let (table, meta) = read::describe(tracked, request.table(), request.hints()).await?;
@@ -129,8 +140,14 @@ async fn start<R: Common>(
             ..Default::default()
         },
     )?;
-    let schema = Arc::clone(&scan.output_schema);
-    let batches = if dry_run {
+    let mut schema = Arc::clone(&scan.output_schema);
+    let codes = match coding {
+        Coding::Allowed if !dry_run => {
+            GroupCodes::new(&schema, &plan.codable_groups).map_err(analytics_error)?
+        }
+        _ => None,
+    };
+    let mut batches = if dry_run {
         futures::stream::empty().boxed()
     } else {
         state
@@ -143,7 +160,14 @@ async fn start<R: Common>(
             .map(|item| item.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>))
             .boxed()
     };
-    state
+    if let Some(codes) = &codes {
+        schema = codes.schema();
+        let codes = codes.clone();
+        batches = batches
+            .map(move |item| item.and_then(|batch| Ok(codes.encode(batch)?)))
+            .boxed();
+    }
+    let output = state
         .engine
         .run(
             EngineInput { schema, batches },
@@ -151,7 +175,8 @@ async fn start<R: Common>(
             tracked.cancel_token(),
         )
         .await
-        .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))
+        .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
+    Ok((output, codes))
 }
 
 impl AnalyticsApi {
@@ -174,8 +199,8 @@ impl AnalyticsApi {
                 plan.query.max_rows = Some(max_rows.saturating_add(1));
                 Ok(plan)
             };
-            let output = start(&tracked, &req, plan, false).await?;
-            let batches = output
+            let (output, codes) = start(&tracked, &req, plan, false, Coding::Allowed).await?;
+            let mut batches = output
                 .collect()
                 .await
                 .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
@@ -185,6 +210,9 @@ impl AnalyticsApi {
                     "{method} would return more than {max_rows} rows (engine.max_response_rows); \
                      narrow the filter, or stream bulk results with Sql or Arrow Flight"
                 )));
+            }
+            if let Some(codes) = codes {
+                batches = codes.decode(batches).map_err(analytics_error)?;
             }
             tracked.query.add_rows_returned(rows as u64);
             let mut response = req.decode(&batches).map_err(analytics_error)?;
@@ -273,9 +301,10 @@ impl AnalyticsService for AnalyticsApi {
             &req,
             |schema| crate::analytics::sql::plan(&req, schema, max),
             false,
+            Coding::Off,
         );
         let output = match planned.await {
-            Ok(output) => output,
+            Ok((output, _)) => output,
             Err(err) => {
                 let status = Status::from(err.clone());
                 tracked.finish::<()>(&Err(err));
@@ -306,10 +335,20 @@ pub(crate) async fn run_command(
     dry_run: bool,
 ) -> Result<EngineOutput, Error> {
     use proto::flight_command::Command;
+    // The raw result is streamed as it comes, so the group values must be the strings.
+    async fn streamed<R: Common>(
+        tracked: &Tracked,
+        request: &R,
+        plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
+        dry_run: bool,
+    ) -> Result<EngineOutput, Error> {
+        let (output, _) = start(tracked, request, plan_fn, dry_run, Coding::Off).await?;
+        Ok(output)
+    }
     let max = tracked.state.config.engine.max_result_rows;
     match command {
         Command::Sql(r) => {
-            start(
+            streamed(
                 tracked,
                 r,
                 |s| crate::analytics::sql::plan(r, s, max),
@@ -317,14 +356,14 @@ pub(crate) async fn run_command(
             )
             .await
         }
-        Command::MovingAverage(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Trend(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::DetectAnomalies(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::WindowAggregate(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Percentiles(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Correlation(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Histogram(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::TopN(r) => start(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::MovingAverage(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Trend(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::DetectAnomalies(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::WindowAggregate(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Percentiles(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Correlation(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Histogram(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::TopN(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
         Command::Select(_) => Err(Error::Internal(
             "a Select is not an analytics command".to_owned(),
         )),

@@ -1,0 +1,303 @@
+//! String group columns as integer codes on their way into DuckDB, and back to strings in the
+//! result.
+//!
+//! DuckDB hashes and compares the strings of an Arrow stream row by row: the Arrow scan hands
+//! even dictionary arrays over as plain string vectors, whereas its own Parquet reader gives
+//! the aggregate a dictionary it hashes once per entry. Grouping and joining by a 4-byte code
+//! instead is what lets a grouped analytic keep up with DuckDB on Parquet (histogram of 10M
+//! rows by a string group in DuckDB alone: 0.43 → 0.25 s; `benches/RESULTS.md`).
+//!
+//! An analytic allows codes ([`AnalyticPlan::codable_groups`](super::AnalyticPlan)) when its
+//! SQL only groups, partitions, joins and orders by the group columns, returns them as the text
+//! columns `__g0..` in `group_by` order, and orders its result by them first. The codes are
+//! numbered in order of arrival, so the result comes back ordered by code: [`GroupCodes::decode`]
+//! turns the codes back into the strings and moves each group's block of rows to its place in
+//! the string order (NULL first, as the SQL's `NULLS FIRST`), keeping the order inside a block.
+
+use std::{
+    hash::BuildHasher,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use arrow::{
+    array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array, UInt64Array},
+    compute::{concat_batches, take_record_batch},
+    datatypes::{DataType, Field, Schema, SchemaRef},
+    error::ArrowError,
+};
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::AnalyticsError;
+
+/// The data types whose columns can be coded.
+pub(crate) fn is_codable(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+/// The distinct values of one coded column, numbered in order of arrival.
+#[derive(Default)]
+struct Dictionary {
+    /// Codes, found by the hash of their value (the value itself lives in `values`).
+    codes: HashTable<u32>,
+    values: Vec<Box<str>>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Dictionary {
+    fn code(&mut self, value: &str) -> Result<u32, ArrowError> {
+        let hash = self.hasher.hash_one(value);
+        let values = &self.values;
+        if let Some(&code) = self.codes.find(hash, |&c| &*values[c as usize] == value) {
+            return Ok(code);
+        }
+        let code = u32::try_from(self.values.len()).map_err(|_| {
+            ArrowError::ComputeError("more than 2^32 distinct group values".to_owned())
+        })?;
+        self.values.push(value.into());
+        let (values, hasher) = (&self.values, &self.hasher);
+        self.codes
+            .insert_unique(hash, code, |&c| hasher.hash_one(&*values[c as usize]));
+        Ok(code)
+    }
+
+    fn encode<'a>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'a str>>,
+        len: usize,
+        nulls: Option<arrow::buffer::NullBuffer>,
+    ) -> Result<UInt32Array, ArrowError> {
+        let mut codes = Vec::with_capacity(len);
+        for value in values {
+            codes.push(match value {
+                Some(v) => self.code(v)?,
+                None => 0,
+            });
+        }
+        Ok(UInt32Array::new(codes.into(), nulls))
+    }
+
+    fn encode_array(&mut self, array: &dyn Array) -> Result<ArrayRef, ArrowError> {
+        let (len, nulls) = (array.len(), array.logical_nulls());
+        let codes = match array.data_type() {
+            DataType::Utf8 => self.encode(array.as_string::<i32>().iter(), len, nulls)?,
+            DataType::LargeUtf8 => self.encode(array.as_string::<i64>().iter(), len, nulls)?,
+            DataType::Utf8View => self.encode(array.as_string_view().iter(), len, nulls)?,
+            other => {
+                return Err(ArrowError::InvalidArgumentError(format!(
+                    "group codes: cannot code a {other} column"
+                )));
+            }
+        };
+        Ok(Arc::new(codes))
+    }
+
+    fn value(&self, code: u32) -> Option<&str> {
+        self.values.get(code as usize).map(|v| &**v)
+    }
+}
+
+/// Codes for the group columns of one request: [`encode`](Self::encode) each input batch,
+/// then [`decode`](Self::decode) the query's result. Cheap to clone (shared dictionaries).
+#[derive(Clone)]
+pub struct GroupCodes {
+    /// Input column index of each coded group column, in `group_by` order.
+    columns: Arc<[usize]>,
+    dictionaries: Arc<Mutex<Vec<Dictionary>>>,
+    /// The input schema with the coded columns as UInt32.
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for GroupCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCodes")
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupCodes {
+    /// Codes for `group_by` (every one a string column of `input`), or `None` when there is
+    /// nothing to code.
+    pub fn new(input: &Schema, group_by: &[String]) -> Result<Option<Self>, AnalyticsError> {
+        if group_by.is_empty() {
+            return Ok(None);
+        }
+        let columns = group_by
+            .iter()
+            .map(|name| {
+                let index = input.index_of(name).map_err(|_| {
+                    AnalyticsError::Internal(format!("group column `{name}` is not scanned"))
+                })?;
+                if is_codable(input.field(index).data_type()) {
+                    Ok(index)
+                } else {
+                    Err(AnalyticsError::Internal(format!(
+                        "group column `{name}` is not a string column"
+                    )))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let fields = input
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                if columns.contains(&i) {
+                    Arc::new(Field::new(
+                        field.name(),
+                        DataType::UInt32,
+                        field.is_nullable(),
+                    ))
+                } else {
+                    Arc::clone(field)
+                }
+            })
+            .collect::<Vec<_>>();
+        Ok(Some(Self {
+            dictionaries: Arc::new(Mutex::new(
+                columns.iter().map(|_| Dictionary::default()).collect(),
+            )),
+            columns: columns.into(),
+            schema: Arc::new(Schema::new_with_metadata(fields, input.metadata().clone())),
+        }))
+    }
+
+    /// The schema of the coded input.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// One input batch with its group columns coded.
+    pub fn encode(&self, batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
+        let mut dictionaries = self
+            .dictionaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut columns = batch.columns().to_vec();
+        for (dictionary, &index) in dictionaries.iter_mut().zip(self.columns.iter()) {
+            columns[index] = dictionary.encode_array(batch.column(index))?;
+        }
+        RecordBatch::try_new(Arc::clone(&self.schema), columns)
+    }
+
+    /// The query's result with the group codes in `__g0..` turned back into strings and the
+    /// groups in string order.
+    pub fn decode(&self, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>, AnalyticsError> {
+        let internal = |e: ArrowError| AnalyticsError::Internal(format!("group codes: {e}"));
+        let Some(first) = batches.first() else {
+            return Ok(batches);
+        };
+        let batch = concat_batches(&first.schema(), &batches).map_err(internal)?;
+        let dictionaries = self
+            .dictionaries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut codes = Vec::with_capacity(dictionaries.len());
+        let mut columns = batch.columns().to_vec();
+        for (i, dictionary) in dictionaries.iter().enumerate() {
+            let name = format!("__g{i}");
+            let index = batch.schema().index_of(&name).map_err(internal)?;
+            let column = parse_codes(batch.column(index), &name)?;
+            let strings = column
+                .iter()
+                .map(|&code| match code {
+                    None => Ok(None),
+                    Some(code) => dictionary.value(code).map(Some).ok_or_else(|| {
+                        AnalyticsError::Internal(format!("{name}: unknown group code {code}"))
+                    }),
+                })
+                .collect::<Result<StringArray, _>>()?;
+            columns[index] = Arc::new(strings);
+            codes.push(column);
+        }
+        let batch = RecordBatch::try_new(batch.schema(), columns).map_err(internal)?;
+
+        // The blocks of rows of one group, in the result's (code) order.
+        let same_group = |a: usize, b: usize| codes.iter().all(|c| c[a] == c[b]);
+        let mut blocks: Vec<(usize, usize)> = Vec::new();
+        for row in 0..batch.num_rows() {
+            match blocks.last_mut() {
+                Some((start, end)) if same_group(*start, row) => *end = row + 1,
+                _ => blocks.push((row, row + 1)),
+            }
+        }
+        let text = |row: usize| -> Vec<Option<&str>> {
+            codes
+                .iter()
+                .zip(dictionaries.iter())
+                .map(|(c, d)| c[row].and_then(|code| d.value(code)))
+                .collect()
+        };
+        // `None < Some`: NULL groups first. The sort is stable: blocks of the same group (if a
+        // query's order ever split one) keep their order.
+        if blocks.is_sorted_by_key(|&(start, _)| text(start)) {
+            return Ok(vec![batch]);
+        }
+        blocks.sort_by_cached_key(|&(start, _)| text(start));
+        let order: UInt64Array = blocks
+            .iter()
+            .flat_map(|&(start, end)| start..end)
+            .map(|row| row as u64)
+            .collect();
+        let sorted = take_record_batch(&batch, &order).map_err(internal)?;
+        Ok(vec![sorted])
+    }
+}
+
+#[cfg(test)]
+impl GroupCodes {
+    /// The same codes with the values of `batches` numbered in reverse string order first, so
+    /// that a result in code order is never already in string order.
+    pub(crate) fn numbered_against_string_order(self, batches: &[RecordBatch]) -> Self {
+        {
+            let mut dictionaries = self.dictionaries.lock().expect("lock");
+            for (dictionary, &index) in dictionaries.iter_mut().zip(self.columns.iter()) {
+                let mut values: Vec<String> = Vec::new();
+                for batch in batches {
+                    let column = arrow::compute::cast(batch.column(index), &DataType::Utf8)
+                        .expect("strings");
+                    values.extend(
+                        column
+                            .as_string::<i32>()
+                            .iter()
+                            .flatten()
+                            .map(str::to_owned),
+                    );
+                }
+                values.sort_unstable_by(|a, b| b.cmp(a));
+                values.dedup();
+                for value in values {
+                    dictionary.code(&value).expect("code");
+                }
+            }
+        }
+        self
+    }
+}
+
+/// A `__g` column of the result: the codes as text (the SQL casts group values to VARCHAR).
+fn parse_codes(column: &ArrayRef, name: &str) -> Result<Vec<Option<u32>>, AnalyticsError> {
+    let Some(text) = column.as_string_opt::<i32>() else {
+        return Err(AnalyticsError::Internal(format!(
+            "{name} has type {}, expected text",
+            column.data_type()
+        )));
+    };
+    text.iter()
+        .map(|value| {
+            value
+                .map(|v| {
+                    v.parse::<u32>().map_err(|_| {
+                        AnalyticsError::Internal(format!("{name}: `{v}` is not a group code"))
+                    })
+                })
+                .transpose()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

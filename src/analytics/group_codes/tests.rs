@@ -1,0 +1,214 @@
+use std::sync::Arc;
+
+use arrow::{
+    array::{
+        ArrayRef, AsArray, Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+    },
+    datatypes::{DataType, Field, Schema, UInt32Type},
+};
+
+use super::GroupCodes;
+use crate::analytics::AnalyticsError;
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .expect("batch")
+}
+
+fn codes_of(batch: &RecordBatch, column: &str) -> Vec<Option<u32>> {
+    batch
+        .column_by_name(column)
+        .expect("column")
+        .as_primitive::<UInt32Type>()
+        .iter()
+        .collect()
+}
+
+fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    batch
+        .column_by_name(column)
+        .expect("column")
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect()
+}
+
+fn some(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some((*v).to_owned())).collect()
+}
+
+#[test]
+fn codes_are_numbered_in_order_of_arrival_across_batches_and_keep_nulls() {
+    let first = batch(vec![
+        ("n", Arc::new(Int64Array::from(vec![1, 2, 3, 4]))),
+        (
+            "g",
+            Arc::new(StringArray::from(vec![
+                Some("b"),
+                None,
+                Some("a"),
+                Some("b"),
+            ])),
+        ),
+    ]);
+    let second = batch(vec![
+        ("n", Arc::new(Int64Array::from(vec![5, 6]))),
+        ("g", Arc::new(StringArray::from(vec![Some("c"), Some("a")]))),
+    ]);
+    let codes = GroupCodes::new(&first.schema(), &["g".to_owned()])
+        .expect("codable")
+        .expect("a group");
+    assert_eq!(codes.schema().field(1).data_type(), &DataType::UInt32);
+    assert_eq!(codes.schema().field(0).data_type(), &DataType::Int64);
+    let a = codes.encode(first.clone()).expect("encode");
+    let b = codes.encode(second).expect("encode");
+    assert_eq!(codes_of(&a, "g"), vec![Some(0), None, Some(1), Some(0)]);
+    assert_eq!(codes_of(&b, "g"), vec![Some(2), Some(1)]);
+    assert_eq!(
+        a.column(0).as_ref(),
+        first.column(0).as_ref(),
+        "other columns untouched"
+    );
+}
+
+#[test]
+fn every_string_type_is_coded_alike() {
+    let values = [Some("x"), Some("y"), None, Some("x")];
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(values.to_vec())),
+        Arc::new(LargeStringArray::from(values.to_vec())),
+        Arc::new(StringViewArray::from(values.to_vec())),
+    ];
+    for array in arrays {
+        let input = batch(vec![("g", array)]);
+        let codes = GroupCodes::new(&input.schema(), &["g".to_owned()])
+            .expect("codable")
+            .expect("a group");
+        let coded = codes.encode(input).expect("encode");
+        assert_eq!(codes_of(&coded, "g"), vec![Some(0), Some(1), None, Some(0)]);
+    }
+}
+
+#[test]
+fn only_string_group_columns_are_codable() {
+    let input = batch(vec![("n", Arc::new(Int64Array::from(vec![1])))]);
+    assert!(
+        GroupCodes::new(&input.schema(), &[])
+            .expect("nothing to code")
+            .is_none()
+    );
+    assert!(matches!(
+        GroupCodes::new(&input.schema(), &["n".to_owned()]),
+        Err(AnalyticsError::Internal(_))
+    ));
+    assert!(matches!(
+        GroupCodes::new(&input.schema(), &["missing".to_owned()]),
+        Err(AnalyticsError::Internal(_))
+    ));
+}
+
+/// A query's result over coded input: `__g0` is the code as text, rows in code order.
+fn result(groups: &[Option<&str>], x: &[i64]) -> RecordBatch {
+    batch(vec![
+        ("__g0", Arc::new(StringArray::from(groups.to_vec()))),
+        ("x", Arc::new(Int64Array::from(x.to_vec()))),
+    ])
+}
+
+#[test]
+fn decode_gives_the_strings_in_string_order_keeping_the_order_inside_each_group() {
+    let input = batch(vec![(
+        "g",
+        Arc::new(StringArray::from(vec![
+            Some("zeta"),
+            Some("alpha"),
+            None,
+            Some("mid"),
+        ])),
+    )]);
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()])
+        .expect("codable")
+        .expect("a group");
+    codes.encode(input).expect("encode"); // zeta 0, alpha 1, mid 2
+    // NULL first, then codes 0, 1, 2; split over two batches inside a group.
+    let batches = vec![
+        result(&[None, Some("0"), Some("0")], &[10, 20, 21]),
+        result(
+            &[Some("0"), Some("1"), Some("2"), Some("2")],
+            &[22, 30, 40, 41],
+        ),
+    ];
+    let decoded = codes.decode(batches).expect("decode");
+    assert_eq!(decoded.len(), 1);
+    let out = &decoded[0];
+    let mut expected = vec![None];
+    expected.extend(some(&["alpha", "mid", "mid", "zeta", "zeta", "zeta"]));
+    assert_eq!(strings(out, "__g0"), expected);
+    let x: Vec<i64> = out
+        .column(1)
+        .as_primitive::<arrow::datatypes::Int64Type>()
+        .values()
+        .to_vec();
+    assert_eq!(x, vec![10, 30, 40, 41, 20, 21, 22]);
+}
+
+#[test]
+fn decode_orders_two_group_columns_by_the_first_then_the_second() {
+    let input = batch(vec![
+        ("a", Arc::new(StringArray::from(vec!["q", "p"]))),
+        ("b", Arc::new(StringArray::from(vec!["y", "x"]))),
+    ]);
+    let codes = GroupCodes::new(&input.schema(), &["a".to_owned(), "b".to_owned()])
+        .expect("codable")
+        .expect("groups");
+    codes.encode(input).expect("encode"); // a: q 0, p 1; b: y 0, x 1
+    // Code order: (q,y) (q,x) (p,y) (p,x).
+    let result = batch(vec![
+        (
+            "__g0",
+            Arc::new(StringArray::from(vec!["0", "0", "1", "1"])),
+        ),
+        (
+            "__g1",
+            Arc::new(StringArray::from(vec!["0", "1", "0", "1"])),
+        ),
+        ("x", Arc::new(Int64Array::from(vec![1, 2, 3, 4]))),
+    ]);
+    let out = &codes.decode(vec![result]).expect("decode")[0];
+    assert_eq!(strings(out, "__g0"), some(&["p", "p", "q", "q"]));
+    assert_eq!(strings(out, "__g1"), some(&["x", "y", "x", "y"]));
+    let x: Vec<i64> = out
+        .column(2)
+        .as_primitive::<arrow::datatypes::Int64Type>()
+        .values()
+        .to_vec();
+    assert_eq!(x, vec![4, 3, 2, 1]);
+}
+
+#[test]
+fn decode_rejects_what_is_not_a_known_code() {
+    let input = batch(vec![("g", Arc::new(StringArray::from(vec!["only"])))]);
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()])
+        .expect("codable")
+        .expect("a group");
+    codes.encode(input).expect("encode");
+    for bad in ["1", "x", "-1"] {
+        let err = codes
+            .decode(vec![result(&[Some(bad)], &[1])])
+            .expect_err(bad);
+        assert!(matches!(err, AnalyticsError::Internal(_)), "{err:?}");
+    }
+    assert!(codes.decode(Vec::new()).expect("no rows").is_empty());
+    let known = codes
+        .decode(vec![result(&[Some("0")], &[1])])
+        .expect("a known code");
+    assert_eq!(strings(&known[0], "__g0"), some(&["only"]));
+}
