@@ -74,6 +74,10 @@ pub struct ScanRequest {
     pub limit_rows_per_sub_split: u64,
     /// Backend queue priority (VAST `tabular-schedule-id`).
     pub priority: u32,
+    /// String columns (table column indexes) that the backend may return as
+    /// `Dictionary(Int32, Utf8)` arrays instead, where its data already is dictionary-encoded
+    /// (Parquet): only a consumer that takes either kind asks (the analytics' group codes).
+    pub dictionary_columns: Vec<usize>,
 }
 
 /// One of `count` disjoint parts of a table; together the parts cover every row once.

@@ -71,6 +71,7 @@ pub fn plan(spec: ReadSpec, config: &ExecConfig) -> ScanPlan {
                 config.limit_rows_per_sub_split
             },
             priority: hints.priority,
+            dictionary_columns: Vec::new(),
         },
         output_schema,
         // Bounded by `max_splits` (a u32) above.

@@ -29,12 +29,13 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::AnalyticsError;
 
-/// The data types whose columns can be coded.
+/// The data types whose columns can be coded: strings, also behind an Arrow dictionary.
 pub(crate) fn is_codable(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    )
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => is_codable(values),
+        _ => false,
+    }
 }
 
 /// The distinct values of one coded column, numbered in order of arrival.
@@ -44,6 +45,9 @@ struct Dictionary {
     codes: HashTable<u32>,
     values: Vec<Box<str>>,
     hasher: DefaultHashBuilder,
+    /// The last Arrow dictionary seen and the codes of its entries: consecutive batches of one
+    /// Parquet column chunk share their dictionary, which is then coded once.
+    last_arrow_dictionary: Option<(ArrayRef, Vec<u32>)>,
 }
 
 impl Dictionary {
@@ -85,6 +89,7 @@ impl Dictionary {
             DataType::Utf8 => self.encode(array.as_string::<i32>().iter(), len, nulls)?,
             DataType::LargeUtf8 => self.encode(array.as_string::<i64>().iter(), len, nulls)?,
             DataType::Utf8View => self.encode(array.as_string_view().iter(), len, nulls)?,
+            DataType::Dictionary(_, _) => self.encode_dictionary(array, nulls)?,
             other => {
                 return Err(ArrowError::InvalidArgumentError(format!(
                     "group codes: cannot code a {other} column"
@@ -92,6 +97,42 @@ impl Dictionary {
             }
         };
         Ok(Arc::new(codes))
+    }
+
+    /// A dictionary array: its entries are coded (once per distinct Arrow dictionary), the
+    /// rows only look their key up.
+    fn encode_dictionary(
+        &mut self,
+        array: &dyn Array,
+        nulls: Option<arrow::buffer::NullBuffer>,
+    ) -> Result<UInt32Array, ArrowError> {
+        let Some(dictionary) = array.as_any_dictionary_opt() else {
+            return Err(ArrowError::InvalidArgumentError(
+                "group codes: not a dictionary array".to_owned(),
+            ));
+        };
+        let entries = dictionary.values();
+        let known = self
+            .last_arrow_dictionary
+            .take()
+            .filter(|(seen, _)| Arc::ptr_eq(seen, entries));
+        let (entries, entry_codes) = match known {
+            Some(known) => known,
+            // NULL entries are covered by `nulls` (the array's logical nulls); code 0 is a
+            // placeholder under them.
+            None => {
+                let coded = self.encode_array(entries.as_ref())?;
+                let codes = coded.as_primitive::<arrow::datatypes::UInt32Type>();
+                (Arc::clone(entries), codes.values().to_vec())
+            }
+        };
+        let keys = dictionary.normalized_keys();
+        let mut codes = Vec::with_capacity(keys.len());
+        for key in keys {
+            codes.push(entry_codes.get(key).copied().unwrap_or(0));
+        }
+        self.last_arrow_dictionary = Some((entries, entry_codes));
+        Ok(UInt32Array::new(codes.into(), nulls))
     }
 
     fn value(&self, code: u32) -> Option<&str> {

@@ -128,7 +128,7 @@ async fn start<R: Common>(
     // One catalog lookup: the analytic's plan needs the schema before the read is planned.
     let (table, meta) = read::describe(tracked, request.table(), request.hints()).await?;
     let plan = plan_fn(&meta.schema).map_err(analytics_error)?;
-    let scan = read::plan_read(
+    let mut scan = read::plan_read(
         tracked,
         table,
         meta,
@@ -147,6 +147,15 @@ async fn start<R: Common>(
         }
         _ => None,
     };
+    if codes.is_some() {
+        // The coder takes dictionary arrays too, and codes each Parquet dictionary entry once.
+        let table_schema = &scan.meta.schema;
+        scan.request.dictionary_columns = plan
+            .codable_groups
+            .iter()
+            .filter_map(|name| table_schema.index_of(name).ok())
+            .collect();
+    }
     let mut batches = if dry_run {
         futures::stream::empty().boxed()
     } else {

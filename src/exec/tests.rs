@@ -23,6 +23,7 @@ fn plan(backend: &MemoryBackend, splits: u32) -> ScanPlan {
             num_sub_splits: 1,
             limit_rows_per_sub_split: 1,
             priority: 0,
+            dictionary_columns: Vec::new(),
         },
         num_splits: splits,
     }

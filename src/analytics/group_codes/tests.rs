@@ -212,3 +212,42 @@ fn decode_rejects_what_is_not_a_known_code() {
         .expect("a known code");
     assert_eq!(strings(&known[0], "__g0"), some(&["only"]));
 }
+
+#[test]
+fn dictionary_arrays_are_coded_like_their_strings() {
+    use arrow::{
+        array::{DictionaryArray, Int32Array},
+        datatypes::Int32Type,
+    };
+    let entries: ArrayRef = Arc::new(StringArray::from(vec!["k", "j"]));
+    let shared = |keys: Vec<Option<i32>>| -> ArrayRef {
+        Arc::new(
+            DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::clone(&entries))
+                .expect("dictionary"),
+        )
+    };
+    let other: ArrayRef = Arc::new(
+        DictionaryArray::<Int32Type>::try_new(
+            Int32Array::from(vec![0, 1]),
+            Arc::new(StringArray::from(vec![Some("j"), None])),
+        )
+        .expect("dictionary"),
+    );
+    let batches = [
+        shared(vec![Some(1), None, Some(0)]),
+        shared(vec![Some(0), Some(0)]), // the same dictionary again
+        other,                          // another one, with a NULL entry
+    ]
+    .map(|column| batch(vec![("g", column)]));
+    let codes = GroupCodes::new(&batches[0].schema(), &["g".to_owned()])
+        .expect("codable")
+        .expect("a group");
+    let coded: Vec<_> = batches
+        .iter()
+        .map(|b| codes_of(&codes.encode(b.clone()).expect("encode"), "g"))
+        .collect();
+    // Entries are coded in dictionary order: k 0, j 1.
+    assert_eq!(coded[0], vec![Some(1), None, Some(0)]);
+    assert_eq!(coded[1], vec![Some(0), Some(0)]);
+    assert_eq!(coded[2], vec![Some(1), None]);
+}

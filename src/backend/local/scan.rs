@@ -3,9 +3,16 @@
 
 use std::{fs::File, path::PathBuf, sync::Arc};
 
-use arrow::{compute::filter_record_batch, datatypes::SchemaRef, record_batch::RecordBatch};
+use arrow::{
+    compute::filter_record_batch,
+    datatypes::{DataType, FieldRef, Schema, SchemaRef},
+    record_batch::RecordBatch,
+};
 use futures::StreamExt;
-use parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{
+    ProjectionMask,
+    arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder},
+};
 use tokio::sync::mpsc;
 
 use super::{files, prune};
@@ -55,8 +62,8 @@ fn read_split(
     tx: &mpsc::Sender<Result<RecordBatch, BackendError>>,
 ) -> Result<(), BackendError> {
     let files = files::open_table(root, table, footers)?;
-    let schema = files.schema();
-    let output = Output::new(schema, request)?;
+    let dictionaries = DictionaryColumns::new(files.schema(), request);
+    let output = Output::new(&dictionaries.schema, request)?;
     let (start, end) = split_range(files.row_groups().len(), split);
     let mine = &files.row_groups()[start..end];
 
@@ -82,16 +89,22 @@ fn read_split(
         })?;
         let mask =
             ProjectionMask::roots(info.metadata.parquet_schema(), output.read_columns.clone());
-        let reader =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(file, info.metadata.clone())
-                .with_projection(mask)
-                .with_row_groups(keep)
-                .with_batch_size(batch_rows)
-                .build()
+        let metadata =
+            dictionaries
+                .reader_metadata(&info.metadata)
                 .map_err(|e| BackendError::Data {
                     location: location(),
-                    message: e.to_string(),
+                    message: format!("reading string columns as dictionaries: {e}"),
                 })?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
+            .with_projection(mask)
+            .with_row_groups(keep)
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(|e| BackendError::Data {
+                location: location(),
+                message: e.to_string(),
+            })?;
         for batch in reader {
             // Also when a selective filter sends nothing for a while: stop once nobody reads.
             if tx.is_closed() {
@@ -116,6 +129,62 @@ fn read_split(
         }
     }
     Ok(())
+}
+
+/// The string columns read as `Dictionary(Int32, Utf8)` ([`ScanRequest::dictionary_columns`]):
+/// the Parquet reader then hands over each page's dictionary and the keys instead of
+/// rebuilding every string. Not the filter's columns, which the predicate reads as strings.
+struct DictionaryColumns {
+    /// The table schema with those columns as dictionaries.
+    schema: SchemaRef,
+    any: bool,
+}
+
+impl DictionaryColumns {
+    fn new(table: &SchemaRef, request: &ScanRequest) -> Self {
+        let filtered: Vec<&str> = request
+            .predicate
+            .as_ref()
+            .map(|p| p.columns())
+            .unwrap_or_default();
+        let mut any = false;
+        let fields: Vec<FieldRef> = table
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let wanted = request.dictionary_columns.contains(&i)
+                    && field.data_type() == &DataType::Utf8
+                    && !filtered.contains(&field.name().as_str());
+                if wanted {
+                    any = true;
+                    let dictionary =
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                    Arc::new(field.as_ref().clone().with_data_type(dictionary))
+                } else {
+                    Arc::clone(field)
+                }
+            })
+            .collect();
+        Self {
+            schema: Arc::new(Schema::new_with_metadata(fields, table.metadata().clone())),
+            any,
+        }
+    }
+
+    /// A file's footer with the Arrow schema asking for those dictionaries.
+    fn reader_metadata(
+        &self,
+        metadata: &ArrowReaderMetadata,
+    ) -> Result<ArrowReaderMetadata, parquet::errors::ParquetError> {
+        if !self.any {
+            return Ok(metadata.clone());
+        }
+        ArrowReaderMetadata::try_new(
+            Arc::clone(metadata.metadata()),
+            ArrowReaderOptions::new().with_schema(Arc::clone(&self.schema)),
+        )
+    }
 }
 
 /// Which columns to read and how to turn a read batch into an output batch.

@@ -26,6 +26,7 @@ async fn lists_describes_and_splits_disjointly() {
         num_sub_splits: 1,
         limit_rows_per_sub_split: 1,
         priority: 0,
+        dictionary_columns: Vec::new(),
     };
     let mut total = 0;
     for index in 0..5 {
@@ -87,4 +88,84 @@ fn split_ranges_cover_every_row_group_once() {
             assert_eq!(next, total);
         }
     }
+}
+
+#[tokio::test]
+async fn string_columns_come_as_dictionaries_when_asked_except_filtered_ones() {
+    use arrow::{
+        array::{Array, AsArray},
+        compute::cast,
+        datatypes::DataType,
+    };
+
+    use crate::{predicate::Predicate, proto};
+
+    let dir = tempfile::tempdir().unwrap();
+    gen_data::generate(dir.path(), 100_000, 7).unwrap();
+    let backend = LocalBackend::new(dir.path(), 8_192);
+    let table = TableRef {
+        bucket: String::new(),
+        schema: "demo".into(),
+        table: "sensors".into(),
+    };
+    let meta = backend.describe(&table).await.unwrap();
+    let index = |name: &str| meta.schema.index_of(name).unwrap();
+    // status <> 'ok': status is read for the filter and stays a string column.
+    let filter = proto::Filter {
+        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
+            column: "status".into(),
+            op: proto::CompareOp::Ne as i32,
+            value: Some(proto::Literal {
+                value: Some(proto::literal::Value::StringValue("ok".into())),
+            }),
+        })),
+    };
+    let plain = ScanRequest {
+        projection: Some(vec![index("region"), index("status"), index("temperature")]),
+        predicate: Predicate::from_proto(Some(&filter), &meta.schema).unwrap(),
+        num_sub_splits: 1,
+        limit_rows_per_sub_split: 1,
+        priority: 0,
+        dictionary_columns: Vec::new(),
+    };
+    let asked = ScanRequest {
+        dictionary_columns: vec![index("region"), index("status"), index("temperature")],
+        ..plain.clone()
+    };
+    let split = Split { index: 0, count: 1 };
+    let expected: Vec<_> = backend.scan(&table, &meta, &plain, split).collect().await;
+    let got: Vec<_> = backend.scan(&table, &meta, &asked, split).collect().await;
+    assert_eq!(got.len(), expected.len());
+    let mut rows = 0;
+    for (got, expected) in got.into_iter().zip(expected) {
+        let (got, expected) = (got.unwrap(), expected.unwrap());
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        assert_eq!(got.schema().field(0).data_type(), &dictionary);
+        assert_eq!(got.column(0).data_type(), &dictionary);
+        assert_eq!(
+            got.column(1).data_type(),
+            &DataType::Utf8,
+            "the filter's column"
+        );
+        assert_eq!(
+            got.column(2).data_type(),
+            &DataType::Float64,
+            "not a string column"
+        );
+        let region = cast(got.column(0), &DataType::Utf8).unwrap();
+        assert_eq!(
+            region.as_string::<i32>(),
+            expected.column(0).as_string::<i32>()
+        );
+        assert_eq!(got.column(1).as_ref(), expected.column(1).as_ref());
+        assert!(
+            expected
+                .column(1)
+                .as_string::<i32>()
+                .iter()
+                .all(|s| s != Some("ok"))
+        );
+        rows += got.num_rows();
+    }
+    assert!(rows > 0 && rows < 100_000, "the filter kept {rows} rows");
 }

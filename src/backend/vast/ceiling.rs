@@ -68,6 +68,7 @@ async fn emulator_ceiling() {
         // One page per sub-split: each split is one request.
         limit_rows_per_sub_split: 1 << 24,
         priority: 0,
+        dictionary_columns: Vec::new(),
     };
     let ep = &backend.endpoints[0];
     let mut best = f64::MAX;
