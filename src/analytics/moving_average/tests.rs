@@ -1,5 +1,7 @@
 use super::*;
-use crate::analytics::testing::{batch, empty_tgv, f64s, group_text, run, strs, ts};
+use crate::analytics::testing::{
+    batch, close, empty_tgv, f64s, group_text, run, run_many, strs, ts,
+};
 
 const S: i64 = 1_000_000;
 
@@ -115,4 +117,84 @@ fn validation() {
     assert!(msg(req(&[], 3, Some(5))).contains("not both"));
     assert!(msg(req(&[], 0, Some(0))).contains("must be positive"));
     assert!(msg(req(&[], 2_000_000, None)).contains("window_rows must be"));
+}
+
+#[test]
+fn without_groups_points_come_in_time_order_from_shuffled_input() {
+    // 6000 rows over 3 batches in a scrambled order; times repeat (ties broken by value) and
+    // some values are NULL.
+    let n = 6000i64;
+    let rows: Vec<(i64, Option<f64>)> = (0..n)
+        .map(|i| {
+            let k = (i * 7919) % n;
+            let value = (k % 13 != 0).then(|| ((k * 31) % 101) as f64 / 4.0);
+            (k / 2, value)
+        })
+        .collect();
+    let batches: Vec<RecordBatch> = rows
+        .chunks(2000)
+        .map(|chunk| {
+            let times: Vec<Option<i64>> = chunk.iter().map(|(t, _)| Some(t * S)).collect();
+            let values: Vec<Option<f64>> = chunk.iter().map(|(_, v)| *v).collect();
+            batch(vec![("ts", ts(&times)), ("v", f64s(&values))])
+        })
+        .collect();
+    let out = run_many(&req(&[], 3, None), batches[0].schema(), &batches).unwrap();
+
+    let mut expected = rows.clone();
+    expected.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.is_none().cmp(&b.1.is_none()))
+            .then(a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
+    });
+    assert_eq!(out.points.len(), expected.len());
+    for (i, (point, (t, v))) in out.points.iter().zip(&expected).enumerate() {
+        assert_eq!(point.time.map(|t| t.seconds), Some(*t), "row {i}");
+        assert_eq!(point.value_is_null, v.is_none(), "row {i}");
+        let frame: Vec<f64> = expected[i.saturating_sub(2)..=i]
+            .iter()
+            .filter_map(|(_, v)| *v)
+            .collect();
+        let average = frame.iter().sum::<f64>() / frame.len() as f64;
+        if frame.is_empty() {
+            assert!(point.average.is_nan(), "row {i}");
+        } else {
+            close(point.average, average);
+        }
+    }
+}
+
+#[test]
+fn time_order_is_restored_when_the_engine_does_not_keep_it() {
+    let point = |seconds: i64, value: Option<f64>| proto::MovingAveragePoint {
+        time: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+        value: value.unwrap_or(f64::NAN),
+        value_is_null: value.is_none(),
+        ..Default::default()
+    };
+    let mut points = vec![
+        point(2, Some(1.0)),
+        point(1, None),
+        point(1, Some(5.0)),
+        point(1, Some(-3.0)),
+        point(0, Some(9.0)),
+    ];
+    super::into_time_order(&mut points);
+    let order: Vec<(i64, Option<f64>)> = points
+        .iter()
+        .map(|p| {
+            let t = p.time.map_or(-1, |t| t.seconds);
+            (t, (!p.value_is_null).then_some(p.value))
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (0, Some(9.0)),
+            (1, Some(-3.0)),
+            (1, Some(5.0)),
+            (1, None),
+            (2, Some(1.0))
+        ]
+    );
 }
