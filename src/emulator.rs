@@ -69,8 +69,18 @@ struct Emulator {
     faults: faults::Faults,
     /// Encoded pages by request (see [`EmulatorConfig::page_cache_bytes`]).
     page_cache: Option<moka::future::Cache<query::PageKey, query::Frames>>,
-    /// `GET /?transaction` status calls (keep-alives) served, for `GET /_emulator/stats`.
-    status_calls: std::sync::atomic::AtomicU64,
+    /// Transaction calls served, for `GET /_emulator/stats`.
+    transactions: TransactionCounts,
+}
+
+/// Transaction calls served, by kind (ids are stateless, so these are all there is to see).
+#[derive(Debug, Default)]
+struct TransactionCounts {
+    begun: std::sync::atomic::AtomicU64,
+    committed: std::sync::atomic::AtomicU64,
+    rolled_back: std::sync::atomic::AtomicU64,
+    /// `GET /?transaction` status calls (keep-alives).
+    status: std::sync::atomic::AtomicU64,
 }
 
 /// Serves the VAST protocol on `listener` until `shutdown` completes.
@@ -96,7 +106,7 @@ pub async fn serve(
         local,
         faults,
         page_cache,
-        status_calls: std::sync::atomic::AtomicU64::new(0),
+        transactions: TransactionCounts::default(),
     });
     let app = http::router(state);
     match acceptor {

@@ -145,10 +145,15 @@ async fn dispatch(state: &Arc<Emulator>, request: Request) -> Result<Response, S
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
     if path == "/_emulator/stats" {
-        let calls = state
-            .status_calls
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let body = serde_json::json!({ "transaction_status_calls": calls }).to_string();
+        let tx = &state.transactions;
+        let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let body = serde_json::json!({
+            "transaction_status_calls": count(&tx.status),
+            "transactions_begun": count(&tx.begun),
+            "transactions_committed": count(&tx.committed),
+            "transactions_rolled_back": count(&tx.rolled_back),
+        })
+        .to_string();
         return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
     }
     if path == "/_emulator/faults" {
@@ -198,12 +203,21 @@ async fn route(state: &Arc<Emulator>, call: Call) -> Result<Response, S3Error> {
     let n = call.segments.len();
     match (n, call.command.as_str()) {
         (0, "transaction") => {
-            if call.method == Method::GET && call.header("tabular-get-vast-version").is_none() {
-                state
-                    .status_calls
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let response = auth::transaction(&state.config, &call)?;
+            let tx = &state.transactions;
+            let counter = match call.method {
+                Method::POST => Some(&tx.begun),
+                Method::PUT => Some(&tx.committed),
+                Method::DELETE => Some(&tx.rolled_back),
+                Method::GET if call.header("tabular-get-vast-version").is_none() => {
+                    Some(&tx.status)
+                }
+                _ => None,
+            };
+            if let Some(counter) = counter {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            auth::transaction(&state.config, &call)
+            Ok(response)
         }
         (1, "") if call.method == Method::HEAD || call.method == Method::GET => {
             check_bucket(state, &call)?;

@@ -547,3 +547,59 @@ async fn vast_nested_columns_are_described_and_refused_clearly_when_read() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vast_metadata_call_dropped_inside_its_transaction_rolls_it_back() {
+    use std::time::Duration;
+
+    use vastgate::backend::{Backend, TableRef, vast::VastBackend};
+
+    // Every call is answered after 2 s, so the describe below is dropped while its
+    // transaction is open: begun, its columns asked for, no answer yet.
+    let slow = FaultConfig {
+        latency_ms: 2_000,
+        ..Default::default()
+    };
+    let emulator = Emulator::with_faults(data_dir(), slow).await;
+    let config = vastgate::config::VastConfig {
+        endpoints: vec![emulator.url.clone()],
+        access_key: ACCESS.to_owned(),
+        secret_key: SECRET.to_owned(),
+        buckets: vec![BUCKET.to_owned()],
+        ..Default::default()
+    };
+    let backend = VastBackend::new(&config).unwrap();
+    let table = TableRef {
+        bucket: BUCKET.to_owned(),
+        schema: "demo".to_owned(),
+        table: "sensors".to_owned(),
+    };
+    let describe = tokio::spawn(async move { backend.describe(&table).await });
+    let count = |stats: &serde_json::Value, key: &str| stats[key].as_u64().unwrap_or(0);
+    let waited = tokio::time::timeout(Duration::from_secs(20), async {
+        while count(&emulator_stats(&emulator.url).await, "transactions_begun") == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the describe never began its transaction");
+    // The begin's answer reaches the client at once; the next call waits its 2 s.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    describe.abort();
+    assert!(describe.await.unwrap_err().is_cancelled());
+
+    let stats = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let stats = emulator_stats(&emulator.url).await;
+            if count(&stats, "transactions_rolled_back") > 0 {
+                return stats;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the abandoned transaction is rolled back");
+    assert_eq!(count(&stats, "transactions_begun"), 1, "{stats}");
+    assert_eq!(count(&stats, "transactions_rolled_back"), 1, "{stats}");
+    assert_eq!(count(&stats, "transactions_committed"), 0, "{stats}");
+}

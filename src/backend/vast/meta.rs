@@ -129,7 +129,10 @@ impl VastBackend {
             let ep = &self.endpoints[cur];
             let result = async {
                 let txid = begin(ep).await?;
-                match f(ep.clone(), txid).await {
+                let open = OpenTransaction::new(ep, txid);
+                let result = f(ep.clone(), txid).await;
+                open.close();
+                match result {
                     Ok(v) => {
                         end(ep, txid, Method::PUT).await?;
                         Ok(v)
@@ -151,6 +154,42 @@ impl VastBackend {
             }
         }
         Err(last.unwrap_or_else(|| BackendError::Invalid("no endpoints".to_owned())))
+    }
+}
+
+/// A transaction between its begin and the start of its commit or rollback. Dropped there —
+/// the caller's future was dropped: a client that left, a deadline — it is rolled back in the
+/// background instead of being left open until the cluster times it out.
+struct OpenTransaction {
+    rollback: Option<(Endpoint, u64)>,
+}
+
+impl OpenTransaction {
+    fn new(ep: &Endpoint, txid: u64) -> Self {
+        Self {
+            rollback: Some((ep.clone(), txid)),
+        }
+    }
+
+    /// The caller ends the transaction itself from here on.
+    fn close(mut self) {
+        self.rollback = None;
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        let Some((ep, txid)) = self.rollback.take() else {
+            return;
+        };
+        // Without a runtime (process exit) the cluster's timeout ends it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = end(&ep, txid, Method::DELETE).await {
+                    tracing::debug!("rollback of abandoned transaction {txid} failed: {e}");
+                }
+            });
+        }
     }
 }
 
