@@ -4,23 +4,11 @@ use arrow::{
     array::{
         ArrayRef, AsArray, Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray,
     },
-    datatypes::{DataType, Field, Schema, UInt32Type},
+    datatypes::{DataType, UInt32Type},
 };
 
 use super::GroupCodes;
-use crate::analytics::AnalyticsError;
-
-fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
-        .collect();
-    RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .expect("batch")
-}
+use crate::analytics::{AnalyticsError, testing::batch};
 
 fn codes_of(batch: &RecordBatch, column: &str) -> Vec<Option<u32>> {
     batch
