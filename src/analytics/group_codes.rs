@@ -38,6 +38,12 @@ pub(crate) fn is_codable(data_type: &DataType) -> bool {
     }
 }
 
+/// Arrow dictionaries kept with the codes of their entries: one per split the executor
+/// interleaves, with room to spare.
+const RECENT_DICTIONARIES: usize = 16;
+/// An entry of a kept dictionary that no row has used yet.
+const UNCODED: u32 = u32::MAX;
+
 /// The distinct values of one coded column, numbered in order of arrival.
 #[derive(Default)]
 struct Dictionary {
@@ -45,9 +51,19 @@ struct Dictionary {
     codes: HashTable<u32>,
     values: Vec<Box<str>>,
     hasher: DefaultHashBuilder,
-    /// The last Arrow dictionary seen and the codes of its entries: consecutive batches of one
-    /// Parquet column chunk share their dictionary, which is then coded once.
-    last_arrow_dictionary: Option<(ArrayRef, Vec<u32>)>,
+    /// Arrow dictionaries seen last, most recent at the end: the batches of one Parquet column
+    /// chunk share their dictionary, so each entry is coded once per chunk.
+    recent: Vec<SeenDictionary>,
+}
+
+/// An Arrow dictionary and the codes of the entries rows have used so far (`UNCODED` for the
+/// others): coding only those keeps a large dictionary, of which a batch uses a few entries,
+/// from costing more than the rows.
+struct SeenDictionary {
+    /// The dictionary as received, to recognise it again (the `Arc` keeps its address).
+    entries: ArrayRef,
+    strings: StringArray,
+    codes: Vec<u32>,
 }
 
 impl Dictionary {
@@ -57,9 +73,12 @@ impl Dictionary {
         if let Some(&code) = self.codes.find(hash, |&c| &*values[c as usize] == value) {
             return Ok(code);
         }
-        let code = u32::try_from(self.values.len()).map_err(|_| {
-            ArrowError::ComputeError("more than 2^32 distinct group values".to_owned())
-        })?;
+        let code = u32::try_from(self.values.len())
+            .ok()
+            .filter(|&code| code != UNCODED)
+            .ok_or_else(|| {
+                ArrowError::ComputeError("more than 2^32 - 1 distinct group values".to_owned())
+            })?;
         self.values.push(value.into());
         let (values, hasher) = (&self.values, &self.hasher);
         self.codes
@@ -99,8 +118,8 @@ impl Dictionary {
         Ok(Arc::new(codes))
     }
 
-    /// A dictionary array: its entries are coded (once per distinct Arrow dictionary), the
-    /// rows only look their key up.
+    /// A dictionary array: rows look their key up in the codes of its entries, which are
+    /// coded the first time a row uses them.
     fn encode_dictionary(
         &mut self,
         array: &dyn Array,
@@ -112,26 +131,44 @@ impl Dictionary {
             ));
         };
         let entries = dictionary.values();
-        let known = self
-            .last_arrow_dictionary
-            .take()
-            .filter(|(seen, _)| Arc::ptr_eq(seen, entries));
-        let (entries, entry_codes) = match known {
-            Some(known) => known,
-            // NULL entries are covered by `nulls` (the array's logical nulls); code 0 is a
-            // placeholder under them.
-            None => {
-                let coded = self.encode_array(entries.as_ref())?;
-                let codes = coded.as_primitive::<arrow::datatypes::UInt32Type>();
-                (Arc::clone(entries), codes.values().to_vec())
-            }
+        let mut seen = match self
+            .recent
+            .iter()
+            .position(|seen| Arc::ptr_eq(&seen.entries, entries))
+        {
+            Some(i) => self.recent.remove(i),
+            None => SeenDictionary {
+                entries: Arc::clone(entries),
+                strings: arrow::compute::cast(entries, &DataType::Utf8)?
+                    .as_string::<i32>()
+                    .clone(),
+                codes: vec![UNCODED; entries.len()],
+            },
         };
-        let keys = dictionary.normalized_keys();
-        let mut codes = Vec::with_capacity(keys.len());
-        for key in keys {
-            codes.push(entry_codes.get(key).copied().unwrap_or(0));
+        let mut codes = vec![0; array.len()];
+        // Without entries every key is NULL (and `normalized_keys` would panic).
+        if !seen.codes.is_empty() {
+            for (row, key) in dictionary.normalized_keys().into_iter().enumerate() {
+                // NULL keys and NULL entries: code 0 under the array's logical nulls.
+                if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+                    continue;
+                }
+                let Some(&known) = seen.codes.get(key) else {
+                    continue;
+                };
+                codes[row] = if known == UNCODED {
+                    let code = self.code(seen.strings.value(key))?;
+                    seen.codes[key] = code;
+                    code
+                } else {
+                    known
+                };
+            }
         }
-        self.last_arrow_dictionary = Some((entries, entry_codes));
+        if self.recent.len() == RECENT_DICTIONARIES {
+            self.recent.remove(0);
+        }
+        self.recent.push(seen);
         Ok(UInt32Array::new(codes.into(), nulls))
     }
 

@@ -1,6 +1,7 @@
 //! Histogram: counts of a value in explicit bins (`edges`) or in `bins` equal-width bins over
-//! each group's [min, max]; bins are `[lower, upper)`, the last one closed; underflow,
-//! overflow and NULL counts; per group.
+//! each group's [min, max] of its finite values; bins are `[lower, upper)`, the last one
+//! closed; underflow, overflow and NULL counts; per group. -inf counts as underflow, +inf and
+//! NaN (which DuckDB orders above every number) as overflow.
 
 use arrow::{array::RecordBatch, datatypes::Schema};
 
@@ -110,21 +111,31 @@ pub fn plan(
         // estimate it smaller than `__s`: with no statistics for the input stream both were
         // "~1 row", and the join built its hash table on the narrower `__s` — every input row
         // (10M rows: 966 MiB peak RSS) — instead of on the groups.
-        // Per row there is only `floor((v - lo) / w)`: NULL values count under a NULL position,
-        // and the clamp of the maximum into the last bin and the cast to an index happen on the
-        // counted rows (`finish` adds up positions that land in the same bin). A group whose
-        // values are all equal gets width 1, which puts every value at position 0, as one bin
-        // needs. In DuckDB alone: 0.46 → 0.43 s for 10M rows.
+        // Per row there is only `floor((v - lo) / w)`; the position becomes a bin index on the
+        // counted rows (`__b`, groups × bins rows): NULL values have a NULL position, the
+        // maximum (position `bins`) joins the last bin. A group whose values are all equal
+        // gets width 1, which puts every value at position 0, as one bin needs. In DuckDB
+        // alone: 0.46 → 0.43 s for 10M rows against classifying every row.
+        // [min, max] is over the finite values, so -inf lands at a negative position
+        // (underflow), +inf and NaN (which DuckDB orders above everything) at a non-finite one
+        // (overflow); a group with no finite value has no range and puts them at 0 + v. The
+        // finite-only min and max cost ~0.03 s of 10M rows; aggregating again only the groups
+        // whose plain min or max is not finite was slower still in the engine (0.56 s end to
+        // end: the second pass over the input ran although no group needed it).
         Binning::Equal(bins) => format!(
             "WITH __s AS MATERIALIZED ({source}), \
-             __k AS (SELECT {g}row_number() OVER () AS __gid, min(__v) AS __lo, max(__v) AS __hi, \
-               CASE WHEN (max(__v) - min(__v)) / {bins} > 0 THEN (max(__v) - min(__v)) / {bins} \
-               ELSE 1 END AS __w FROM __s{group_by} HAVING count(*) >= 0), \
-             __n AS (SELECT __gid, floor((__v - __lo) / __w) AS __f, count(*) AS __c \
-               FROM __s JOIN __k ON {same_group} GROUP BY __gid, __f) \
-             SELECT {g_text}CASE WHEN __f IS NULL THEN {NULLS} \
-               ELSE CAST(least(__f, {last}) AS BIGINT) END AS __idx, __c, __lo, __hi \
-             FROM __n JOIN __k USING (__gid){order}",
+             __k AS (SELECT {g}row_number() OVER () AS __gid, {lo} AS __lo, {hi} AS __hi, \
+               coalesce({lo}, 0) AS __base, \
+               CASE WHEN ({hi} - {lo}) / {bins} > 0 THEN ({hi} - {lo}) / {bins} ELSE 1 END AS __w \
+               FROM __s{group_by} HAVING count(*) >= 0), \
+             __n AS (SELECT __gid, floor((__v - __base) / __w) AS __f, count(*) AS __c \
+               FROM __s JOIN __k ON {same_group} GROUP BY __gid, __f), \
+             __b AS (SELECT __gid, CASE WHEN __f IS NULL THEN {NULLS} WHEN __f < 0 THEN {UNDERFLOW} \
+               WHEN NOT isfinite(__f) THEN {OVERFLOW} ELSE CAST(least(__f, {last}) AS BIGINT) END \
+               AS __idx, CAST(sum(__c) AS BIGINT) AS __c FROM __n GROUP BY ALL) \
+             SELECT {g_text}__idx, __c, __lo, __hi FROM __b JOIN __k USING (__gid){order}",
+            lo = "min(__v) FILTER (WHERE isfinite(__v))",
+            hi = "max(__v) FILTER (WHERE isfinite(__v))",
             g = groups.list_comma(),
             group_by = groups.group_by(),
             same_group = groups.same_group("__s", "__k"),

@@ -2,8 +2,6 @@
 //! and the N-1 rows before it (`window_rows`), or over the rows whose time is in
 //! (t - window, t] (`window`, a RANGE frame over integer microseconds).
 
-use std::cmp::Ordering;
-
 use arrow::{array::RecordBatch, datatypes::Schema};
 
 use super::{
@@ -66,15 +64,7 @@ pub fn plan(
         g_text = groups.select_text(),
         partition = groups.partition_by(),
         g = groups.list_comma(),
-        // Without groups the window's own sort already yields the one partition in time
-        // order, and a second sort of the same rows cost DuckDB as much again (500k rows:
-        // 0.056 → 0.027 s). That order is DuckDB's practice, not its promise: `decode` checks
-        // it and restores it if ever needed.
-        order = if groups.is_empty() {
-            String::new()
-        } else {
-            groups.order_by("__t, __v")
-        },
+        order = groups.order_by("__t, __v"),
     );
     Ok(AnalyticPlan {
         columns: columns.into_names(),
@@ -106,26 +96,8 @@ pub fn decode(
             });
         }
     }
-    if req.group_by.is_empty() {
-        into_time_order(&mut points);
-    }
     Ok(proto::MovingAverageResponse {
         points,
         query_id: String::new(),
     })
-}
-
-/// Sorts points of one group by time, then value (NULL last), as the window orders them;
-/// a check only when they already are.
-fn into_time_order(points: &mut [proto::MovingAveragePoint]) {
-    fn order(a: &proto::MovingAveragePoint, b: &proto::MovingAveragePoint) -> Ordering {
-        let time = |p: &proto::MovingAveragePoint| p.time.map(|t| (t.seconds, t.nanos));
-        time(a)
-            .cmp(&time(b))
-            .then(a.value_is_null.cmp(&b.value_is_null))
-            .then(a.value.total_cmp(&b.value))
-    }
-    if !points.is_sorted_by(|a, b| order(a, b) != Ordering::Greater) {
-        points.sort_by(order);
-    }
 }

@@ -90,6 +90,23 @@ where
     answer
 }
 
+/// The raw result of `req`'s query over `batch` (what Flight streams), before decoding.
+pub(crate) fn raw_result<A: Analytic>(req: &A, batch: &RecordBatch) -> Vec<RecordBatch> {
+    let plan = req.plan(&batch.schema()).expect("plan");
+    let indices: Vec<usize> = plan
+        .columns
+        .iter()
+        .map(|name| {
+            batch
+                .schema()
+                .index_of(name)
+                .expect("planned column exists")
+        })
+        .collect();
+    let projected = batch.project(&indices).expect("projection");
+    execute(&pool(), &plan, &projected.schema(), &[projected])
+}
+
 /// Runs `plan`'s query over `batches`, panicking with the SQL on an engine error.
 fn execute(
     pool: &EnginePool,

@@ -207,24 +207,21 @@ fn dictionary_arrays_are_coded_like_their_strings() {
         array::{DictionaryArray, Int32Array},
         datatypes::Int32Type,
     };
-    let entries: ArrayRef = Arc::new(StringArray::from(vec!["k", "j"]));
-    let shared = |keys: Vec<Option<i32>>| -> ArrayRef {
+    let dictionary = |keys: Vec<Option<i32>>, entries: &ArrayRef| -> ArrayRef {
         Arc::new(
-            DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::clone(&entries))
+            DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::clone(entries))
                 .expect("dictionary"),
         )
     };
-    let other: ArrayRef = Arc::new(
-        DictionaryArray::<Int32Type>::try_new(
-            Int32Array::from(vec![0, 1]),
-            Arc::new(StringArray::from(vec![Some("j"), None])),
-        )
-        .expect("dictionary"),
-    );
+    let first: ArrayRef = Arc::new(StringArray::from(vec!["k", "j", "unused"]));
+    let second: ArrayRef = Arc::new(StringArray::from(vec![Some("j"), None, Some("m")]));
+    let empty: ArrayRef = Arc::new(StringArray::from(Vec::<&str>::new()));
     let batches = [
-        shared(vec![Some(1), None, Some(0)]),
-        shared(vec![Some(0), Some(0)]), // the same dictionary again
-        other,                          // another one, with a NULL entry
+        dictionary(vec![Some(1), None, Some(0)], &first),
+        dictionary(vec![Some(0), Some(2), Some(1)], &second), // another chunk's dictionary
+        dictionary(vec![Some(0), Some(0)], &first),           // the first one again
+        dictionary(vec![None, None], &empty),                 // no entries: all NULL
+        dictionary(vec![Some(1), Some(2)], &second),          // a NULL entry
     ]
     .map(|column| batch(vec![("g", column)]));
     let codes = GroupCodes::new(&batches[0].schema(), &["g".to_owned()])
@@ -234,8 +231,17 @@ fn dictionary_arrays_are_coded_like_their_strings() {
         .iter()
         .map(|b| codes_of(&codes.encode(b.clone()).expect("encode"), "g"))
         .collect();
-    // Entries are coded in dictionary order: k 0, j 1.
-    assert_eq!(coded[0], vec![Some(1), None, Some(0)]);
-    assert_eq!(coded[1], vec![Some(0), Some(0)]);
-    assert_eq!(coded[2], vec![Some(1), None]);
+    // Codes in order of first use by a row: j 0, k 1, m 2; "unused" never gets one.
+    assert_eq!(coded[0], vec![Some(0), None, Some(1)]);
+    assert_eq!(coded[1], vec![Some(0), Some(2), None]);
+    assert_eq!(coded[2], vec![Some(1), Some(1)]);
+    assert_eq!(coded[3], vec![None, None]);
+    assert_eq!(coded[4], vec![None, Some(2)]);
+    // The same codes as the strings themselves get.
+    let plain = batch(vec![(
+        "g",
+        Arc::new(StringArray::from(vec!["m", "k", "j"])) as ArrayRef,
+    )]);
+    let coded_plain = codes.encode(plain).expect("encode");
+    assert_eq!(codes_of(&coded_plain, "g"), vec![Some(2), Some(1), Some(0)]);
 }

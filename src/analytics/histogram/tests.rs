@@ -1,7 +1,7 @@
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
 use super::*;
-use crate::analytics::testing::{batch, empty_tgv, f64s, group_text, i64s, run, strs};
+use crate::analytics::testing::{batch, empty_tgv, f64s, group_text, i64s, raw_result, run, strs};
 
 fn req(group_by: &[&str], edges: &[f64], bins: u32) -> proto::HistogramRequest {
     proto::HistogramRequest {
@@ -201,4 +201,102 @@ fn matches_a_rust_reference_on_random_data() {
     assert_eq!(counts(h), expected);
     assert_eq!((h.bins[0].lower, h.bins[k - 1].upper), (lo, hi));
     assert_eq!(h.underflow + h.overflow, 0);
+}
+
+#[test]
+fn non_finite_values_are_underflow_or_overflow_and_outside_the_range() {
+    let (inf, nan) = (f64::INFINITY, f64::NAN);
+    let rows = [
+        ("a", Some(1.0)),
+        ("a", Some(2.0)),
+        ("a", Some(3.0)),
+        ("a", Some(inf)),
+        ("a", Some(-inf)),
+        ("a", Some(nan)),
+        ("a", None),
+        ("b", Some(inf)),
+        ("b", Some(nan)),
+        ("c", Some(-inf)),
+    ];
+    let b = batch(vec![
+        ("g", strs(&rows.map(|(g, _)| Some(g)))),
+        ("v", f64s(&rows.map(|(_, v)| v))),
+    ]);
+    let out = run(&req(&["g"], &[], 2), &b).unwrap();
+    let summary: Vec<_> = out
+        .histograms
+        .iter()
+        .map(|h| {
+            let edges: Vec<(f64, f64)> = h.bins.iter().map(|b| (b.lower, b.upper)).collect();
+            (
+                group_text(h.group.as_ref()),
+                counts(h),
+                edges,
+                (h.underflow, h.overflow, h.nulls),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "a".to_owned(),
+                vec![1, 2],
+                vec![(1.0, 2.0), (2.0, 3.0)],
+                (1, 2, 1)
+            ),
+            ("b".to_owned(), vec![], vec![], (0, 2, 0)),
+            ("c".to_owned(), vec![], vec![], (1, 0, 0)),
+        ]
+    );
+
+    // Without groups too.
+    let b = batch(vec![(
+        "v",
+        f64s(&[Some(1.0), Some(inf), Some(3.0), Some(nan)]),
+    )]);
+    let h = &run(&req(&[], &[], 2), &b).unwrap().histograms[0];
+    assert_eq!(counts(h), [1, 1]);
+    assert_eq!((h.bins[0].lower, h.bins[1].upper), (1.0, 3.0));
+    assert_eq!((h.underflow, h.overflow, h.nulls), (0, 2, 0));
+
+    // Explicit edges: the same rule (NaN above every edge).
+    let b = batch(vec![(
+        "v",
+        f64s(&[Some(nan), Some(inf), Some(-inf), Some(5.0)]),
+    )]);
+    let out = run(&req(&[], &[0.0, 10.0], 0), &b).unwrap();
+    let h = &out.histograms[0];
+    assert_eq!(counts(h), [1]);
+    assert_eq!((h.underflow, h.overflow, h.nulls), (1, 2, 0));
+}
+
+#[test]
+fn the_raw_result_has_one_row_per_group_and_bin() {
+    // Flight streams the query's rows as they are: the maximum (position `bins`) must not
+    // come as a second row of the last bin.
+    let b = batch(vec![
+        (
+            "g",
+            strs(&[Some("x"), Some("x"), Some("x"), Some("y"), Some("y")]),
+        ),
+        (
+            "v",
+            f64s(&[Some(0.0), Some(1.0), Some(0.5), Some(2.0), Some(4.0)]),
+        ),
+    ]);
+    for bins in [1, 2, 3] {
+        let result = raw_result(&req(&["g"], &[], bins), &b);
+        let mut seen = Vec::new();
+        for batch in &result {
+            let rows = crate::analytics::decode::Rows::new(batch, 1).unwrap();
+            let idx = rows.i64("__idx").unwrap();
+            for row in 0..rows.len() {
+                let key = (group_text(Some(&rows.group(row))), idx.get(row));
+                assert!(!seen.contains(&key), "{key:?} twice with {bins} bins");
+                seen.push(key);
+            }
+        }
+        assert!(seen.len() >= 2, "{seen:?}");
+    }
 }

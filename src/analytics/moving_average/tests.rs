@@ -163,38 +163,3 @@ fn without_groups_points_come_in_time_order_from_shuffled_input() {
         }
     }
 }
-
-#[test]
-fn time_order_is_restored_when_the_engine_does_not_keep_it() {
-    let point = |seconds: i64, value: Option<f64>| proto::MovingAveragePoint {
-        time: Some(prost_types::Timestamp { seconds, nanos: 0 }),
-        value: value.unwrap_or(f64::NAN),
-        value_is_null: value.is_none(),
-        ..Default::default()
-    };
-    let mut points = vec![
-        point(2, Some(1.0)),
-        point(1, None),
-        point(1, Some(5.0)),
-        point(1, Some(-3.0)),
-        point(0, Some(9.0)),
-    ];
-    super::into_time_order(&mut points);
-    let order: Vec<(i64, Option<f64>)> = points
-        .iter()
-        .map(|p| {
-            let t = p.time.map_or(-1, |t| t.seconds);
-            (t, (!p.value_is_null).then_some(p.value))
-        })
-        .collect();
-    assert_eq!(
-        order,
-        [
-            (0, Some(9.0)),
-            (1, Some(-3.0)),
-            (1, Some(5.0)),
-            (1, None),
-            (2, Some(1.0))
-        ]
-    );
-}
