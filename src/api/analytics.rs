@@ -4,6 +4,7 @@
 
 use std::{pin::Pin, sync::Arc};
 
+use arrow::array::RecordBatch;
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
@@ -336,23 +337,66 @@ fn sql_stream(
     ipc::chunk_stream(tracked, schema, batches, 0)
 }
 
-/// Runs an analytics or SQL Flight command and returns the engine's result stream (its raw
-/// Arrow result, not the typed response). `dry_run` feeds no rows: validation and schema only.
+/// The result of an analytics or SQL Flight command: its schema and its batches.
+pub(crate) struct CommandOutput {
+    pub(crate) schema: arrow::datatypes::SchemaRef,
+    pub(crate) batches: futures::stream::BoxStream<'static, Result<RecordBatch, EngineError>>,
+}
+
+impl CommandOutput {
+    /// The engine's batches as they come.
+    fn streamed(output: EngineOutput) -> Self {
+        Self {
+            schema: output.schema(),
+            batches: output.boxed(),
+        }
+    }
+}
+
+/// Runs an analytics or SQL Flight command and returns the engine's result (its raw Arrow
+/// result, not the typed response). `dry_run` feeds no rows: validation and schema only.
 pub(crate) async fn run_command(
     tracked: &Tracked,
     command: &proto::flight_command::Command,
     dry_run: bool,
-) -> Result<EngineOutput, Error> {
+) -> Result<CommandOutput, Error> {
     use proto::flight_command::Command;
-    // The raw result is streamed as it comes, so the group values must be the strings.
+    // Streamed as the query yields them, so the group values stay strings.
     async fn streamed<R: Common>(
         tracked: &Tracked,
         request: &R,
         plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
         dry_run: bool,
-    ) -> Result<EngineOutput, Error> {
+    ) -> Result<CommandOutput, Error> {
         let (output, _) = start(tracked, request, plan_fn, dry_run, Coding::Off).await?;
-        Ok(output)
+        Ok(CommandOutput::streamed(output))
+    }
+    // Analytics with one result row (or one per bin) per group: their result is held whole
+    // anyway by DuckDB's aggregate, so it is collected, its group codes decoded, then sent.
+    async fn per_group<R: Common>(
+        tracked: &Tracked,
+        request: &R,
+        plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
+        dry_run: bool,
+    ) -> Result<CommandOutput, Error> {
+        let (output, codes) = start(tracked, request, plan_fn, dry_run, Coding::Allowed).await?;
+        let Some(codes) = codes else {
+            return Ok(CommandOutput::streamed(output));
+        };
+        let schema = output.schema();
+        let decoded = async move {
+            let batches = output.collect().await?;
+            codes
+                .decode(batches)
+                .map_err(|e| EngineError::Internal(e.to_string()))
+        };
+        let batches = futures::stream::once(decoded)
+            .flat_map(|result| match result {
+                Ok(batches) => futures::stream::iter(batches.into_iter().map(Ok)).left_stream(),
+                Err(err) => futures::stream::once(async move { Err(err) }).right_stream(),
+            })
+            .boxed();
+        Ok(CommandOutput { schema, batches })
     }
     let max = tracked.state.config.engine.max_result_rows;
     match command {
@@ -366,12 +410,12 @@ pub(crate) async fn run_command(
             .await
         }
         Command::MovingAverage(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Trend(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Trend(r) => per_group(tracked, r, |s| r.plan(s), dry_run).await,
         Command::DetectAnomalies(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
         Command::WindowAggregate(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Percentiles(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Correlation(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Histogram(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Percentiles(r) => per_group(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Correlation(r) => per_group(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::Histogram(r) => per_group(tracked, r, |s| r.plan(s), dry_run).await,
         Command::TopN(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
         Command::Select(_) => Err(Error::Internal(
             "a Select is not an analytics command".to_owned(),
@@ -379,7 +423,6 @@ pub(crate) async fn run_command(
     }
 }
 
-/// Maps an engine error for callers outside this module (Flight).
 pub(crate) fn engine_error_for(reason: &CancelReason, err: EngineError) -> Error {
     engine_error(reason, err)
 }

@@ -109,7 +109,7 @@ impl FlightApi {
             }
             Some(other) => {
                 let output = analytics::run_command(tracked, other, true).await?;
-                Ok((public_schema(other, &output.schema()), 1, None))
+                Ok((public_schema(other, &output.schema), 1, None))
             }
             None => Err(Error::InvalidArgument("empty flight command".to_owned())),
         }
@@ -169,10 +169,10 @@ impl FlightApi {
             }
             Some(other) => {
                 let output = analytics::run_command(tracked, &other, false).await?;
-                let schema = public_schema(&other, &output.schema());
+                let schema = public_schema(&other, &output.schema);
                 let reason = tracked.cancelled_reporter();
                 let names = Arc::clone(&schema);
-                let batches = output.map(move |item| {
+                let batches = output.batches.map(move |item| {
                     let batch = item.map_err(|e| analytics::engine_error_for(&reason, e))?;
                     public_names::rename(batch, &names)
                         .map_err(|e| Error::Internal(format!("naming the result columns: {e}")))

@@ -1,5 +1,6 @@
 //! Arrow Flight with arrow-flight's own Rust `FlightClient`.
 
+use arrow::{array::AsArray, datatypes::Int64Type};
 use arrow_flight::{FlightClient, FlightDescriptor, Ticket};
 use futures::TryStreamExt;
 use tonic::Code;
@@ -8,6 +9,38 @@ use crate::{
     harness::{SENSOR_ROWS, TestServer},
     referee::{duckdb_count, duckdb_sensor_keys, sensor_keys},
 };
+
+/// `(region, column)` of a Flight result, in the order received.
+fn region_counts(batches: &[arrow::record_batch::RecordBatch], column: &str) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let region = batch.column_by_name("region").unwrap().as_string::<i32>();
+        let value = batch
+            .column_by_name(column)
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            out.push((region.value(row).to_owned(), value.value(row)));
+        }
+    }
+    out
+}
+
+/// `(region, aggregate)` of `demo.sensors` by DuckDB, in region order.
+fn duckdb_region_counts(aggregate: &str) -> Vec<(String, i64)> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let sql = format!(
+        "SELECT region, {aggregate} FROM read_parquet('{}') GROUP BY region ORDER BY region",
+        crate::harness::parquet_path("sensors").display()
+    );
+    let mut stmt = conn.prepare(&sql).unwrap();
+    stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
 
 /// Redeems one ticket on its own client (connection shared), as a parallel reader would.
 async fn read_all(
@@ -147,6 +180,45 @@ async fn sql_and_analytics_commands() {
         let names: Vec<&String> = announced.fields().iter().map(|f| f.name()).collect();
         assert_eq!(names, ["region", "n", "values"]);
         assert_eq!(batches[0].schema().as_ref(), &announced);
+        // Groups by name in string order (the engine saw them as codes), with their counts.
+        assert_eq!(
+            region_counts(&batches, "n"),
+            duckdb_region_counts("count(temperature)")
+        );
+
+        // A histogram: one row per (region, bin), adding up to each region's rows.
+        let command = r#"{"histogram": {"table": {"schema": "demo", "table": "sensors"},
+            "groupBy": ["region"], "valueColumn": "temperature", "bins": 4}}"#;
+        let info = client
+            .get_flight_info(FlightDescriptor::new_cmd(command))
+            .await
+            .unwrap();
+        let batches = read_all(&channel, info.endpoint[0].ticket.clone().unwrap()).await;
+        let mut totals: Vec<(String, i64)> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for batch in &batches {
+            let region = batch.column_by_name("region").unwrap().as_string::<i32>();
+            let bin = batch
+                .column_by_name("bin")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            let count = batch
+                .column_by_name("count")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            for row in 0..batch.num_rows() {
+                let name = region.value(row).to_owned();
+                assert!(
+                    seen.insert((name.clone(), bin.value(row))),
+                    "{name} bin twice"
+                );
+                match totals.last_mut() {
+                    Some((last, total)) if *last == name => *total += count.value(row),
+                    _ => totals.push((name, count.value(row))),
+                }
+            }
+        }
+        assert_eq!(totals, duckdb_region_counts("count(*)"));
 
         let bad = client
             .get_flight_info(FlightDescriptor::new_cmd(r#"{"percentiles": {"table": {"schema": "demo", "table": "sensors"}, "valueColumn": "status"}}"#))
