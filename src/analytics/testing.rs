@@ -57,16 +57,7 @@ where
     A::Response: std::fmt::Debug,
 {
     let plan = req.plan(&schema)?;
-    let indices: Vec<usize> = plan
-        .columns
-        .iter()
-        .map(|name| schema.index_of(name).expect("planned column exists"))
-        .collect();
-    let projected: Vec<RecordBatch> = batches
-        .iter()
-        .map(|b| b.project(&indices).expect("projection"))
-        .collect();
-    let projected_schema = Arc::new(schema.project(&indices).expect("projection"));
+    let (projected_schema, projected) = planned_columns(&plan, &schema, batches);
     let answer = req.decode(&execute(&pool(), &plan, &projected_schema, &projected));
     let codes = GroupCodes::new(&projected_schema, &plan.codable_groups)
         .expect("codable groups are string columns");
@@ -93,18 +84,29 @@ where
 /// The raw result of `req`'s query over `batch` (what Flight streams), before decoding.
 pub(crate) fn raw_result<A: Analytic>(req: &A, batch: &RecordBatch) -> Vec<RecordBatch> {
     let plan = req.plan(&batch.schema()).expect("plan");
+    let (schema, projected) = planned_columns(&plan, &batch.schema(), std::slice::from_ref(batch));
+    execute(&pool(), &plan, &schema, &projected)
+}
+
+/// `batches` cut down to the columns `plan` scans, as the scan would deliver them.
+fn planned_columns(
+    plan: &AnalyticPlan,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> (SchemaRef, Vec<RecordBatch>) {
     let indices: Vec<usize> = plan
         .columns
         .iter()
-        .map(|name| {
-            batch
-                .schema()
-                .index_of(name)
-                .expect("planned column exists")
-        })
+        .map(|name| schema.index_of(name).expect("planned column exists"))
         .collect();
-    let projected = batch.project(&indices).expect("projection");
-    execute(&pool(), &plan, &projected.schema(), &[projected])
+    let projected = batches
+        .iter()
+        .map(|b| b.project(&indices).expect("projection"))
+        .collect();
+    (
+        Arc::new(schema.project(&indices).expect("projection")),
+        projected,
+    )
 }
 
 /// Runs `plan`'s query over `batches`, panicking with the SQL on an engine error.

@@ -7,7 +7,7 @@ use tonic::Code;
 
 use crate::{
     harness::{SENSOR_ROWS, TestServer},
-    referee::{duckdb_count, duckdb_sensor_keys, sensor_keys},
+    referee::{duckdb_count, duckdb_region_counts, duckdb_sensor_keys, sensor_keys},
 };
 
 /// `(region, column)` of a Flight result, in the order received.
@@ -24,22 +24,6 @@ fn region_counts(batches: &[arrow::record_batch::RecordBatch], column: &str) -> 
         }
     }
     out
-}
-
-/// `(region, aggregate)` of `demo.sensors` by DuckDB, in region order.
-fn duckdb_region_counts(aggregate: &str) -> Vec<(String, i64)> {
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    let sql = format!(
-        "SELECT region, {aggregate} FROM read_parquet('{}') GROUP BY region ORDER BY region",
-        crate::harness::parquet_path("sensors").display()
-    );
-    let mut stmt = conn.prepare(&sql).unwrap();
-    stmt.query_map([], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
 }
 
 /// Redeems one ticket on its own client (connection shared), as a parallel reader would.

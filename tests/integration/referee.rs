@@ -36,6 +36,22 @@ pub(crate) fn duckdb_count(table: &str, where_sql: &str) -> u64 {
         .unwrap() as u64
 }
 
+/// `(region, aggregate)` of `demo.sensors` by DuckDB, in region order.
+pub(crate) fn duckdb_region_counts(aggregate: &str) -> Vec<(String, i64)> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let sql = format!(
+        "SELECT region, {aggregate} FROM read_parquet('{}') GROUP BY region ORDER BY region",
+        parquet_path("sensors").display()
+    );
+    let mut stmt = conn.prepare(&sql).unwrap();
+    stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
 /// Reads a whole chunk stream and decodes it as one Arrow IPC stream.
 pub(crate) async fn decode_chunks(
     mut stream: tonic::Streaming<ArrowChunk>,
