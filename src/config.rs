@@ -80,6 +80,10 @@ pub struct ServerConfig {
     /// Time given to in-flight requests on shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How often memory freed by requests is handed back to the OS (0 = never: the resident
+    /// size then stays at its peak). In between it is reused without page faults.
+    #[serde(with = "humantime_serde")]
+    pub memory_release_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +96,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(300),
             max_select_limit: 1_000_000_000,
             shutdown_grace: Duration::from_secs(10),
+            memory_release_interval: crate::allocator::DEFAULT_RELEASE_INTERVAL,
         }
     }
 }

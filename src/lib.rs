@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //!
+//! - [`allocator`]: jemalloc, keeping freed pages, handing them back to the OS on a timer.
 //! - [`cli`]: command line (`serve`, `emulate`, `gen-data`).
 //! - [`config`]: the configuration tree, loaded from defaults, TOML and `VASTGATE__*` env vars.
 //! - [`telemetry`]: log output.
@@ -27,6 +28,7 @@
 //! - [`gen_data`]: the deterministic demo dataset.
 //! - [`proto`]: code generated from `proto/`.
 
+pub mod allocator;
 pub mod analytics;
 pub mod api;
 pub mod backend;

@@ -4,6 +4,7 @@ use std::{collections::HashMap, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use vastgate::{
+    allocator,
     cli::{Cli, Command, EmulateArgs, ServeArgs},
     config::{BackendKind, Config},
     emulator, gen_data, server,
@@ -13,13 +14,6 @@ use vastgate::{
 
 /// `EX_CONFIG` from sysexits.h: the configuration is wrong.
 const EXIT_CONFIG: u8 = 64;
-
-/// jemalloc instead of glibc malloc: Arrow's many short-lived buffers of 100 KiB–1 MiB cost
-/// glibc an mmap, page faults and an munmap each; jemalloc reuses them (a Flight pull of 10M
-/// rows takes 6 % less CPU and 4–10 % less time; benches/RESULTS.md). DuckDB's C++ allocations
-/// are not affected: the allocator's symbols are prefixed.
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -91,6 +85,7 @@ async fn emulate(args: EmulateArgs) -> ExitCode {
             .zip(args.tls_key)
             .map(|(cert, key)| emulator::TlsFiles { cert, key }),
     };
+    let _release = allocator::release_free_memory_every(allocator::DEFAULT_RELEASE_INTERVAL);
     match emulator::serve(listener, config, server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -21,6 +21,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    allocator,
     api::{admin::AdminApi, analytics::AnalyticsApi, flight::FlightApi, query::QueryApi},
     proto::{
         self, admin_service_server::AdminServiceServer,
@@ -56,6 +57,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let stop = CancellationToken::new();
     let config = &state.config.server;
+    let _release = allocator::release_free_memory_every(config.memory_release_interval);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<QueryServiceServer<QueryApi>>().await;

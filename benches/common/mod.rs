@@ -8,10 +8,6 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 use tonic::transport::Channel;
 use vastgate::{config::Config, state::AppState};
 
-/// The `vastgate` binary's allocator, so the in-process server behaves like the real one.
-#[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 /// The data folder (`VASTGATE_BENCH_DATA`, or a temp dir) with `VASTGATE_BENCH_ROWS` rows of
 /// demo data (default 10M), generated when missing. Keep the guard alive.
 pub(crate) fn data() -> (PathBuf, Option<tempfile::TempDir>) {
