@@ -33,6 +33,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bytes(".vastgate.v1.ArrowChunk.data")
         // Maps as `BTreeMap`: one answer always encodes (and prints) the same way.
         .btree_map(".")
+        // Hand-written (src/proto/moving_average_response.rs): the server sends points it
+        // encoded while reading the engine's result.
+        .extern_path(
+            ".vastgate.v1.MovingAverageResponse",
+            "crate::proto::MovingAverageResponse",
+        )
         .compile_fds(fds)?;
     Ok(())
 }

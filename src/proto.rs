@@ -5,6 +5,9 @@
 
 tonic::include_proto!("vastgate.v1");
 
+mod moving_average_response;
+pub use moving_average_response::{MovingAverageResponse, PointWriter};
+
 /// Encoded `FileDescriptorSet` of our protos, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/vastgate_descriptor.bin"));

@@ -73,12 +73,14 @@ pub fn plan(
     })
 }
 
-/// Builds the response from the result of [`plan`]'s query.
+/// Builds the response from the result of [`plan`]'s query. Points are encoded as they are
+/// read (see [`proto::PointWriter`]): a response can hold a million of them.
 pub fn decode(
     batches: &[RecordBatch],
     req: &proto::MovingAverageRequest,
 ) -> Result<proto::MovingAverageResponse, AnalyticsError> {
-    let mut points = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    let mut points =
+        proto::PointWriter::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
     for batch in batches {
         let rows = Rows::new(batch, req.group_by.len())?;
         let (time, value, average) = (rows.i64("__t")?, rows.f64("__v")?, rows.f64("__avg")?);
@@ -87,7 +89,7 @@ pub fn decode(
                 .get(row)
                 .ok_or_else(|| AnalyticsError::Internal("NULL time".to_owned()))?;
             let v = value.get(row);
-            points.push(proto::MovingAveragePoint {
+            points.push(&proto::MovingAveragePoint {
                 group: Some(rows.group(row)),
                 time: Some(timestamp_from_micros(t)),
                 value: v.unwrap_or(f64::NAN),
@@ -96,8 +98,8 @@ pub fn decode(
             });
         }
     }
-    Ok(proto::MovingAverageResponse {
+    Ok(proto::MovingAverageResponse::from_encoded(
         points,
-        query_id: String::new(),
-    })
+        String::new(),
+    ))
 }

@@ -8,6 +8,7 @@ use arrow::{
     },
     datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit},
 };
+use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::{Analytic, AnalyticPlan, AnalyticsError, group_codes::GroupCodes};
@@ -34,11 +35,12 @@ pub(crate) fn pool() -> EnginePool {
     pool_with_threads(2)
 }
 
-/// Plans `req` on `batch`'s schema, loads only the planned columns, runs and decodes.
+/// Plans `req` on `batch`'s schema, loads only the planned columns, runs and decodes; the
+/// response is what a client decodes from the wire.
 pub(crate) fn run<A>(req: &A, batch: &RecordBatch) -> Result<A::Response, AnalyticsError>
 where
     A: Analytic,
-    A::Response: std::fmt::Debug,
+    A::Response: std::fmt::Debug + Message + Default,
 {
     run_many(req, batch.schema(), std::slice::from_ref(batch))
 }
@@ -54,11 +56,11 @@ pub(crate) fn run_many<A>(
 ) -> Result<A::Response, AnalyticsError>
 where
     A: Analytic,
-    A::Response: std::fmt::Debug,
+    A::Response: std::fmt::Debug + Message + Default,
 {
     let plan = req.plan(&schema)?;
     let (projected_schema, projected) = planned_columns(&plan, &schema, batches);
-    let answer = req.decode(&execute(&pool(), &plan, &projected_schema, &projected));
+    let answer = as_client(req, &execute(&pool(), &plan, &projected_schema, &projected));
     let codes = GroupCodes::new(&projected_schema, &plan.codable_groups)
         .expect("codable groups are string columns");
     if let Some(codes) = codes {
@@ -69,8 +71,8 @@ where
             .collect();
         let serial = pool_with_threads(1);
         let result = execute(&serial, &plan, &codes.schema(), &coded);
-        let with_codes = req.decode(&codes.decode(result).expect("decoding codes"));
-        let without = req.decode(&execute(&serial, &plan, &projected_schema, &projected));
+        let with_codes = as_client(req, &codes.decode(result).expect("decoding codes"));
+        let without = as_client(req, &execute(&serial, &plan, &projected_schema, &projected));
         // Compared as text: NaN (a group with one row) is not equal to itself.
         assert_eq!(
             format!("{with_codes:?}"),
@@ -79,6 +81,17 @@ where
         );
     }
     answer
+}
+
+/// `req`'s response to `batches`, encoded and decoded again as a client would.
+fn as_client<A>(req: &A, batches: &[RecordBatch]) -> Result<A::Response, AnalyticsError>
+where
+    A: Analytic,
+    A::Response: Message + Default,
+{
+    let response = req.decode(batches)?;
+    let wire = response.encode_to_vec();
+    Ok(A::Response::decode(wire.as_slice()).expect("a response decodes"))
 }
 
 /// The raw result of `req`'s query over `batch` (what Flight streams), before decoding.
