@@ -8,7 +8,7 @@ pub mod local;
 pub(crate) mod testing;
 pub mod vast;
 
-use std::fmt;
+use std::{collections::BTreeMap, fmt};
 
 use arrow::{datatypes::SchemaRef, record_batch::RecordBatch};
 use async_trait::async_trait;
@@ -59,6 +59,10 @@ pub struct TableMeta {
     pub size_bytes: u64,
     /// The unit of split planning: row groups locally, VAST row groups (65,536 rows) remotely.
     pub num_row_groups: u64,
+    /// Integer columns whose stored statistics bound every value: name → (min, max), NULLs
+    /// aside. Only what the backend knows for certain (Parquet min/max of every row group);
+    /// empty for VAST.
+    pub int_ranges: BTreeMap<String, (i64, i64)>,
 }
 
 /// One read of a table: which columns and rows, and how to cut it up.

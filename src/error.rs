@@ -34,6 +34,10 @@ pub enum Error {
     /// Not built yet; the message names what is missing.
     #[error("{0}")]
     Unimplemented(String),
+    /// Cached table metadata no longer matches the data; a retry after the cache entry is
+    /// dropped (`InvalidateCache`, or `catalog.ttl`) succeeds.
+    #[error("{0}")]
+    StaleMetadata(String),
     /// A bug or an unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -54,6 +58,7 @@ impl From<Error> for tonic::Status {
             Error::Overloaded(_) => Code::ResourceExhausted,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Error::Unimplemented(_) => Code::Unimplemented,
+            Error::StaleMetadata(_) => Code::Aborted,
             Error::Internal(_) => Code::Internal,
         };
         match code {

@@ -101,6 +101,7 @@ mod tests {
                 num_rows: rows,
                 size_bytes: 0,
                 num_row_groups: row_groups,
+                int_ranges: Default::default(),
             },
             projection: None,
             predicate: None,

@@ -103,12 +103,14 @@ pub fn plan(
         g_text = groups.select_text(),
     );
     Ok(AnalyticPlan {
+        narrowable_groups: columns.group_only(),
         columns: columns.into_names(),
         query: EngineQuery {
             sql,
             params: vec![duckdb::types::Value::Double(threshold)],
             max_rows: None,
             input_reads: InputReads::Once,
+            narrowed_inputs: Vec::new(),
         },
         // Anomaly rows are ordered by a rank of the group values computed inside the query.
         codable_groups: Vec::new(),

@@ -15,6 +15,8 @@ pub(crate) fn invalid(message: impl Into<String>) -> AnalyticsError {
 pub(crate) struct Columns<'a> {
     schema: &'a Schema,
     used: Vec<bool>,
+    /// Asked for in a role other than group-by (value, time, ...).
+    as_value: Vec<bool>,
 }
 
 impl<'a> Columns<'a> {
@@ -22,11 +24,18 @@ impl<'a> Columns<'a> {
         Self {
             schema,
             used: vec![false; schema.fields().len()],
+            as_value: vec![false; schema.fields().len()],
         }
     }
 
     /// Looks up `name` (the request field is `role`) and marks it as needed.
     pub(crate) fn field(&mut self, role: &str, name: &str) -> Result<&'a Field, AnalyticsError> {
+        let (index, field) = self.lookup(role, name)?;
+        self.as_value[index] = true;
+        Ok(field)
+    }
+
+    fn lookup(&mut self, role: &str, name: &str) -> Result<(usize, &'a Field), AnalyticsError> {
         if name.is_empty() {
             return Err(invalid(format!("{role} is required")));
         }
@@ -49,7 +58,7 @@ impl<'a> Columns<'a> {
             )));
         };
         self.used[index] = true;
-        Ok(field.as_ref())
+        Ok((index, field.as_ref()))
     }
 
     /// A numeric column (ints, uints, floats, decimals).
@@ -83,7 +92,7 @@ impl<'a> Columns<'a> {
     pub(crate) fn groups(&mut self, group_by: &[String]) -> Result<Groups, AnalyticsError> {
         let mut all_text = true;
         for name in group_by {
-            let field = self.field("group_by", name)?;
+            let (_, field) = self.lookup("group_by", name)?;
             all_text &= super::group_codes::is_codable(field.data_type());
         }
         Ok(Groups {
@@ -94,6 +103,20 @@ impl<'a> Columns<'a> {
                 Vec::new()
             },
         })
+    }
+
+    /// For [`AnalyticPlan::narrowable_groups`](super::AnalyticPlan): integer columns asked
+    /// for only as group-by columns, in table order.
+    pub(crate) fn group_only(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|&(i, f)| {
+                self.used[i] && !self.as_value[i] && value_type(f.data_type()).is_integer()
+            })
+            .map(|(_, f)| f.name().clone())
+            .collect()
     }
 
     /// The needed columns in table order.

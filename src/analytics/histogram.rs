@@ -145,6 +145,7 @@ pub fn plan(
         ),
     };
     Ok(AnalyticPlan {
+        narrowable_groups: columns.group_only(),
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
         codable_groups: groups.codable(),

@@ -60,6 +60,7 @@ pub fn plan(
         order = groups.order_by(""),
     );
     Ok(AnalyticPlan {
+        narrowable_groups: columns.group_only(),
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
         codable_groups: groups.codable(),

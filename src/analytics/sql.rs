@@ -176,12 +176,14 @@ pub fn plan(
         limit => limit.min(max_result_rows),
     };
     Ok(AnalyticPlan {
+        narrowable_groups: Vec::new(),
         columns: columns.into_names(),
         query: EngineQuery {
             sql,
             params: Vec::new(),
             max_rows: Some(limit),
             input_reads: InputReads::Any,
+            narrowed_inputs: Vec::new(),
         },
         codable_groups: Vec::new(),
     })

@@ -1,12 +1,13 @@
 //! Test helpers: run a plan on a real engine over in-memory batches.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use arrow::{
     array::{
-        ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+        ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
+        TimestampMicrosecondArray,
     },
-    datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit},
+    datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit},
 };
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -48,7 +49,8 @@ where
 /// Like [`run`] over several batches. When the plan allows group codes, the request is also
 /// run with its groups coded — codes numbered against the string order, so the result's
 /// groups must be put back in order — and both answers must be the same (both on one DuckDB
-/// thread, so that sums add up in the same order).
+/// thread, so that sums add up in the same order). Likewise with its integer group columns
+/// narrowed to 8 bits where the batches' values fit ([`AnalyticPlan::narrow_small_groups`]).
 pub(crate) fn run_many<A>(
     req: &A,
     schema: SchemaRef,
@@ -80,7 +82,49 @@ where
             "group codes changed the answer"
         );
     }
+    let mut narrowed = plan.clone();
+    if !narrowed
+        .narrow_small_groups(&int_ranges(&projected))
+        .is_empty()
+    {
+        let serial = pool_with_threads(1);
+        let narrow = as_client(
+            req,
+            &execute(&serial, &narrowed, &projected_schema, &projected),
+        );
+        let plain = as_client(req, &execute(&serial, &plan, &projected_schema, &projected));
+        assert_eq!(
+            format!("{narrow:?}"),
+            format!("{plain:?}"),
+            "narrowing group columns changed the answer"
+        );
+    }
     answer
+}
+
+/// The range of every integer column's values in `batches`, as Parquet statistics give it
+/// (a column without values has none).
+pub(crate) fn int_ranges(batches: &[RecordBatch]) -> BTreeMap<String, (i64, i64)> {
+    let mut ranges = BTreeMap::new();
+    let Some(first) = batches.first() else {
+        return ranges;
+    };
+    for (index, field) in first.schema().fields().iter().enumerate() {
+        if !field.data_type().is_integer() {
+            continue;
+        }
+        for batch in batches {
+            let values = arrow::compute::cast(batch.column(index), &DataType::Int64)
+                .expect("integers fit i64 in tests");
+            let values = values.as_primitive::<Int64Type>();
+            if let (Some(lo), Some(hi)) = (arrow::compute::min(values), arrow::compute::max(values))
+            {
+                let range = ranges.entry(field.name().clone()).or_insert((lo, hi));
+                *range = (range.0.min(lo), range.1.max(hi));
+            }
+        }
+    }
+    ranges
 }
 
 /// `req`'s response to `batches`, encoded and decoded again as a client would.

@@ -53,6 +53,7 @@ pub fn plan(req: &proto::TopNRequest, schema: &Schema) -> Result<AnalyticPlan, A
         n = req.n,
     );
     Ok(AnalyticPlan {
+        narrowable_groups: columns.group_only(),
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
         // Ties are broken by the group values inside the query: they must be the strings.

@@ -122,12 +122,14 @@ pub fn plan(
     );
     let interval = duckdb::types::Value::BigInt(interval);
     Ok(AnalyticPlan {
+        narrowable_groups: columns.group_only(),
         columns: columns.into_names(),
         query: EngineQuery {
             sql,
             params: vec![interval.clone(), interval.clone(), interval],
             max_rows: None,
             input_reads: InputReads::Once,
+            narrowed_inputs: Vec::new(),
         },
         codable_groups: groups.codable(),
     })

@@ -98,6 +98,10 @@ fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
             Error::InvalidArgument(err.to_string())
         }
         EngineError::OutOfMemory(_) => Error::Overloaded(err.to_string()),
+        EngineError::OutsideStatistics(_) => Error::StaleMetadata(format!(
+            "{err}; drop the table's cached metadata (AdminService.InvalidateCache, or wait \
+             catalog.ttl) and retry"
+        )),
         EngineError::Input(source) => match source.downcast::<ExecError>() {
             Ok(exec) => reason.exec_error(*exec),
             Err(other) => Error::Internal(format!("analytics input: {other}")),
@@ -128,7 +132,11 @@ async fn start<R: Common>(
     let state = &tracked.state;
     // One catalog lookup: the analytic's plan needs the schema before the read is planned.
     let (table, meta) = read::describe(tracked, request.table(), request.hints()).await?;
-    let plan = plan_fn(&meta.schema).map_err(analytics_error)?;
+    let mut plan = plan_fn(&meta.schema).map_err(analytics_error)?;
+    let narrowed = plan.narrow_small_groups(&meta.int_ranges);
+    if !narrowed.is_empty() {
+        tracing::debug!(?narrowed, "group columns narrowed to 8 bits");
+    }
     let mut scan = read::plan_read(
         tracked,
         table,

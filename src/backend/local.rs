@@ -101,6 +101,7 @@ impl Backend for LocalBackend {
             num_rows: files.num_rows(),
             size_bytes: files.size_bytes(),
             num_row_groups: files.row_groups().len() as u64,
+            int_ranges: files.int_ranges(),
         })
     }
 

@@ -93,6 +93,7 @@ impl Backend for MemoryBackend {
             num_rows: self.batches.iter().map(|b| b.num_rows() as u64).sum(),
             size_bytes: 0,
             num_row_groups: self.batches.len() as u64,
+            int_ranges: Default::default(),
         })
     }
 

@@ -101,28 +101,41 @@ pub(crate) fn query_over<T>(
     run: impl FnOnce(&str) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
     let (view, failure) = register(loader, stream_view, plan, input, cancel)?;
-    let result = run(&with_input_cte(&query.sql, stream_view, query.input_reads));
+    let result = run(&with_input_cte(query, stream_view));
     let dropped = loader
         .drop_arrow_stream(view)
         .map_err(|err| EngineError::internal("dropping the input stream", err));
     failure.explain(result.and_then(|v| dropped.map(|()| v)), cancel)
 }
 
-/// `sql` (a query over `t`) with `t AS [NOT] MATERIALIZED (SELECT * FROM <stream_view>)` in
-/// front (`NOT` when `reads` is [`InputReads::Once`]): joined to the query's own WITH list
-/// when it starts with `WITH` or `WITH RECURSIVE` (as `analytics::sql::validate` leaves user
-/// SQL), else as a WITH clause of its own. A query that defines a CTE `t` itself gets
-/// DuckDB's duplicate-name error.
-pub(crate) fn with_input_cte(sql: &str, stream_view: &str, reads: InputReads) -> String {
-    let materialized = match reads {
+/// The query's SQL (over `t`) with `t AS [NOT] MATERIALIZED (SELECT * FROM <stream_view>)` in
+/// front (`NOT` when it reads `t` [`InputReads::Once`]; `SELECT * REPLACE (CAST(..))` for its
+/// narrowed inputs): joined to the query's own WITH list when it starts with `WITH` or
+/// `WITH RECURSIVE` (as `analytics::sql::validate` leaves user SQL), else as a WITH clause of
+/// its own. A query that defines a CTE `t` itself gets DuckDB's duplicate-name error.
+pub(crate) fn with_input_cte(query: &EngineQuery, stream_view: &str) -> String {
+    let materialized = match query.input_reads {
         InputReads::Once => "NOT MATERIALIZED",
         InputReads::Any => "MATERIALIZED",
     };
+    let replace = if query.narrowed_inputs.is_empty() {
+        String::new()
+    } else {
+        let casts: Vec<String> = query
+            .narrowed_inputs
+            .iter()
+            .map(|n| {
+                let column = quote_ident(&n.column);
+                format!("CAST({column} AS {}) AS {column}", n.to.sql())
+            })
+            .collect();
+        format!(" REPLACE ({})", casts.join(", "))
+    };
     let cte = format!(
-        "t AS {materialized} (SELECT * FROM {})",
+        "t AS {materialized} (SELECT *{replace} FROM {})",
         quote_ident(stream_view)
     );
-    let sql = sql.trim_start();
+    let sql = query.sql.trim_start();
     match after_keyword(sql, "with") {
         None => format!("WITH {cte} {sql}"),
         Some(rest) => match after_keyword(rest, "recursive") {

@@ -1,5 +1,7 @@
 //! Errors of the DuckDB worker pool.
 
+use super::EngineQuery;
+
 /// Why an engine request failed. Messages say what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -15,6 +17,11 @@ pub enum EngineError {
     /// The SQL failed to prepare or run (a user error for the `Sql` RPC).
     #[error("SQL error: {0}")]
     Sql(String),
+    /// An input column shown to the query as a narrower type (`EngineQuery::narrowed_inputs`,
+    /// chosen from the table's statistics) held a value outside it: the table changed since
+    /// its statistics were read.
+    #[error("the table's data changed since its statistics were read ({0})")]
+    OutsideStatistics(String),
     /// The query needed more memory than the engine's memory limit allows.
     #[error("the analytics query ran out of memory (engine.memory_limit): {0}")]
     OutOfMemory(String),
@@ -35,10 +42,16 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// Classifies a DuckDB error raised while running the request's own SQL.
-    pub(crate) fn from_query(err: &duckdb::Error) -> Self {
+    /// Classifies a DuckDB error raised while running `query`.
+    pub(crate) fn from_query(err: &duckdb::Error, query: &EngineQuery) -> Self {
         let text = err.to_string();
-        if text.contains("Out of Memory Error") {
+        // Only the narrowing casts of `t` convert to a smaller type in typed analytics' SQL;
+        // user SQL (never narrowed) gets the plain SQL error for its own casts.
+        if !query.narrowed_inputs.is_empty()
+            && text.contains("out of range for the destination type")
+        {
+            Self::OutsideStatistics(text)
+        } else if text.contains("Out of Memory Error") {
             Self::OutOfMemory(text)
         } else if text.contains("INTERRUPT") {
             Self::Cancelled

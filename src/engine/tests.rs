@@ -61,6 +61,7 @@ async fn loads_and_queries_with_params() {
         params: vec![duckdb::types::Value::BigInt(1)],
         max_rows: None,
         input_reads: InputReads::Once,
+        narrowed_inputs: Vec::new(),
     };
     let out = pool
         .run(int_input(&[1, 2, 3, 4]), query, CancellationToken::new())
@@ -223,6 +224,7 @@ async fn coalesces_and_limits_rows() {
         params: Vec::new(),
         max_rows: Some(150_000),
         input_reads: InputReads::Any,
+        narrowed_inputs: Vec::new(),
     };
     let out = pool
         .run(int_input(&[1]), query, CancellationToken::new())
@@ -665,4 +667,117 @@ async fn input_over_the_memory_limit_is_out_of_memory() {
         "{result:?}"
     );
     assert_worker_serves_again(&pool).await;
+}
+
+#[test]
+fn small_int_holds_exactly_the_8_bit_ranges() {
+    assert_eq!(SmallInt::holding(0, 255), Some(SmallInt::UTinyInt));
+    assert_eq!(SmallInt::holding(7, 7), Some(SmallInt::UTinyInt));
+    assert_eq!(SmallInt::holding(-1, 127), Some(SmallInt::TinyInt));
+    assert_eq!(SmallInt::holding(-128, 0), Some(SmallInt::TinyInt));
+    assert_eq!(SmallInt::holding(-129, 0), None);
+    assert_eq!(SmallInt::holding(0, 256), None);
+    assert_eq!(SmallInt::holding(-1, 128), None);
+    assert_eq!(SmallInt::holding(5, 4), None);
+    assert_eq!(SmallInt::holding(i64::MIN, i64::MAX), None);
+}
+
+/// For both input shapes: a narrowed column groups like the original (DuckDB's perfect-hash
+/// aggregate, which it only picks for a column of known range), and a value outside the
+/// narrow type fails the query (as stale statistics) instead of joining another group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrowed_inputs_group_alike_and_refuse_values_out_of_range() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let sql = "SELECT x, count(*) AS n FROM t GROUP BY x ORDER BY x NULLS FIRST";
+    for reads in [InputReads::Once, InputReads::Any] {
+        let narrowed = |to| EngineQuery {
+            input_reads: reads,
+            narrowed_inputs: vec![NarrowedInput {
+                column: "x".to_owned(),
+                to,
+            }],
+            ..EngineQuery::new(sql)
+        };
+        let values = [3, 255, 0, 3, 3, 255];
+        let plain = run_sql(&pool, int_input(&values), sql).await.unwrap();
+        let narrow = pool
+            .run(
+                int_input(&values),
+                narrowed(SmallInt::UTinyInt),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(table_text(&narrow), table_text(&plain));
+        assert!(
+            table_text(&narrow).contains("| 3   | 3 |"),
+            "{}",
+            table_text(&narrow)
+        );
+
+        let negative = [-128, 127, -128];
+        let plain = run_sql(&pool, int_input(&negative), sql).await.unwrap();
+        let narrow = pool
+            .run(
+                int_input(&negative),
+                narrowed(SmallInt::TinyInt),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(table_text(&narrow), table_text(&plain));
+
+        let result = match pool
+            .run(
+                int_input(&[1, 256]),
+                narrowed(SmallInt::UTinyInt),
+                CancellationToken::new(),
+            )
+            .await
+        {
+            Ok(output) => output.collect().await,
+            Err(err) => Err(err),
+        };
+        assert!(
+            matches!(result, Err(EngineError::OutsideStatistics(ref m)) if m.contains("256")),
+            "{result:?}"
+        );
+    }
+    // The same cast in SQL of its own is the query's error.
+    let err = run_sql(
+        &pool,
+        int_input(&[1]),
+        "SELECT CAST(x + 300 AS UTINYINT) FROM t",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, EngineError::Sql(_)), "{err:?}");
+}
+
+#[test]
+fn the_input_cte_casts_narrowed_columns() {
+    let query = EngineQuery {
+        narrowed_inputs: vec![
+            NarrowedInput {
+                column: "a b".to_owned(),
+                to: SmallInt::UTinyInt,
+            },
+            NarrowedInput {
+                column: "c".to_owned(),
+                to: SmallInt::TinyInt,
+            },
+        ],
+        ..EngineQuery::new("SELECT 1 FROM t").reading_input_once()
+    };
+    assert_eq!(
+        arrow_stream::with_input_cte(&query, "s"),
+        "WITH t AS NOT MATERIALIZED (SELECT * REPLACE (CAST(\"a b\" AS UTINYINT) AS \"a b\", \
+         CAST(\"c\" AS TINYINT) AS \"c\") FROM \"s\") SELECT 1 FROM t"
+    );
 }

@@ -12,6 +12,7 @@ fn plan(backend: &MemoryBackend, splits: u32) -> ScanPlan {
         num_rows: 0,
         size_bytes: 0,
         num_row_groups: backend.batches.len() as u64,
+        int_ranges: Default::default(),
     };
     ScanPlan {
         table: MemoryBackend::table(),

@@ -500,3 +500,82 @@ async fn oversized_typed_results_are_refused_not_truncated() {
         .into_inner();
     assert_eq!(got.rows.len(), 20);
 }
+
+/// Writes table `s.t` (`k` Int32, `v` Float64) into `dir` as one Parquet file.
+fn write_small_table(dir: &std::path::Path, keys: &[i32]) {
+    use arrow::array::{Float64Array, Int32Array, RecordBatch};
+    let table = dir.join("s");
+    std::fs::create_dir_all(&table).unwrap();
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "k",
+            std::sync::Arc::new(Int32Array::from(keys.to_vec())) as arrow::array::ArrayRef,
+        ),
+        (
+            "v",
+            std::sync::Arc::new(Float64Array::from(vec![1.0; keys.len()])),
+        ),
+    ])
+    .unwrap();
+    // Written aside and renamed, as a data pipeline replaces a file.
+    let part = table.join("t.parquet.part");
+    let file = std::fs::File::create(&part).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    std::fs::rename(&part, table.join("t.parquet")).unwrap();
+}
+
+/// TopN grouped by a small integer column narrows it from the Parquet statistics; when the
+/// file is replaced by one with wider values while its metadata is cached, the request fails
+/// as ABORTED saying what to do (not a wrong answer), and after InvalidateCache it succeeds.
+#[tokio::test]
+async fn group_ranges_from_stale_statistics_fail_as_aborted_until_the_cache_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    write_small_table(dir.path(), &[0, 1, 1, 3, 3, 3]);
+    let server = TestServer::over(dir.path(), "").await;
+    let mut client = server.analytics().await;
+    let table = Some(proto::TableRef {
+        bucket: String::new(),
+        schema: "s".into(),
+        table: "t".into(),
+    });
+    let request = || proto::TopNRequest {
+        table: table.clone(),
+        group_by: vec!["k".into()],
+        function: "count".into(),
+        n: 10,
+        ..Default::default()
+    };
+    let counts = |rows: &[proto::TopNRow]| -> Vec<(String, f64)> {
+        rows.iter().map(|r| (group(&r.group), r.value)).collect()
+    };
+    let got = client.top_n(request()).await.unwrap().into_inner();
+    assert_eq!(
+        counts(&got.rows),
+        [
+            ("3".to_owned(), 3.0),
+            ("1".to_owned(), 2.0),
+            ("0".to_owned(), 1.0)
+        ]
+    );
+
+    write_small_table(dir.path(), &[1000, 1000, 7, 1000, 7]);
+    let status = client.top_n(request()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    assert!(status.message().contains("InvalidateCache"), "{status:?}");
+
+    server
+        .admin()
+        .await
+        .invalidate_cache(proto::InvalidateCacheRequest {
+            table: table.clone(),
+        })
+        .await
+        .unwrap();
+    let got = client.top_n(request()).await.unwrap().into_inner();
+    assert_eq!(
+        counts(&got.rows),
+        [("1000".to_owned(), 3.0), ("7".to_owned(), 2.0)]
+    );
+}

@@ -61,8 +61,13 @@ impl TestServer {
 
     /// A server over the shared demo data; `toml` overrides defaults.
     pub(crate) async fn with_config(toml: &str) -> Self {
+        Self::over(data_dir(), toml).await
+    }
+
+    /// A server over the Parquet folder `data`; `toml` overrides defaults.
+    pub(crate) async fn over(data: &Path, toml: &str) -> Self {
         let mut config = Config::from_toml(toml).expect("test config");
-        config.local.data_dir = data_dir().to_owned();
+        config.local.data_dir = data.to_owned();
         let state = AppState::new(config).expect("state");
         let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

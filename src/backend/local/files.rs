@@ -1,7 +1,7 @@
 //! Finding tables on disk and reading (and caching) their Parquet footers.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     fs::File,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
@@ -11,6 +11,7 @@ use std::{
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
+use super::prune::{IntRange, int_range};
 use crate::backend::{BackendError, TableRef};
 
 /// One Parquet file of a table.
@@ -97,6 +98,28 @@ impl TableFiles {
 
     pub(super) fn row_groups(&self) -> &[RowGroupRef] {
         &self.row_groups
+    }
+
+    /// [`TableMeta::int_ranges`](crate::backend::TableMeta): integer columns bounded by the
+    /// statistics of every row group of every file.
+    pub fn int_ranges(&self) -> BTreeMap<String, (i64, i64)> {
+        let mut ranges = BTreeMap::new();
+        'columns: for field in self.schema.fields() {
+            let mut range: Option<(i64, i64)> = None;
+            for file in &self.files {
+                match int_range(&file.metadata, field.name()) {
+                    IntRange::Unknown => continue 'columns,
+                    IntRange::NoValues => {}
+                    IntRange::Within(lo, hi) => {
+                        range = Some(range.map_or((lo, hi), |(l, h)| (l.min(lo), h.max(hi))));
+                    }
+                }
+            }
+            if let Some(range) = range {
+                ranges.insert(field.name().clone(), range);
+            }
+        }
+        ranges
     }
 }
 

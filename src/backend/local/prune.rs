@@ -1,4 +1,5 @@
-//! Row-group pruning from Parquet min/max/null-count statistics.
+//! Row-group pruning from Parquet min/max/null-count statistics, and the value range of an
+//! integer column from the same statistics.
 //!
 //! Conservative by construction: a row group is skipped only when its statistics prove that no
 //! row can match. Anything unknown (missing statistics, string columns whose statistics may be
@@ -8,14 +9,14 @@
 use std::sync::Arc;
 
 use arrow::{
-    array::{Array, ArrayRef, BooleanArray, Scalar, UInt64Array},
+    array::{Array, ArrayRef, AsArray, BooleanArray, Scalar, UInt64Array},
     compute::{
         and,
         kernels::cmp,
         kernels::cmp::{gt, gt_eq, lt, lt_eq},
         or,
     },
-    datatypes::DataType,
+    datatypes::{DataType, Int64Type},
 };
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, statistics::StatisticsConverter};
 
@@ -39,6 +40,54 @@ pub(super) fn row_groups_to_read(
             .collect(),
         None => candidates.to_vec(),
     }
+}
+
+/// What the statistics of one file say about the values of an integer column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum IntRange {
+    /// Some row group has values its statistics do not bound (or they do not fit `i64`).
+    Unknown,
+    /// No row group has a value (all NULL, or no rows).
+    NoValues,
+    /// Every value lies in `min..=max`.
+    Within(i64, i64),
+}
+
+/// The range of integer `column`'s values in one file, from its row groups' statistics.
+pub(super) fn int_range(metadata: &ArrowReaderMetadata, column: &str) -> IntRange {
+    known_int_range(metadata, column).unwrap_or(IntRange::Unknown)
+}
+
+fn known_int_range(metadata: &ArrowReaderMetadata, column: &str) -> Option<IntRange> {
+    let field = metadata.schema().field_with_name(column).ok()?;
+    if !field.data_type().is_integer() {
+        return None;
+    }
+    let stats = Stats { metadata };
+    let (min, max) = stats.min_max(column)?;
+    let nulls = stats
+        .converter(column)?
+        .row_group_null_counts(stats.groups())
+        .ok()?;
+    let rows = stats.row_counts();
+    // Casting is safe: a value past i64 becomes NULL, and NULL means "unknown" here.
+    let min = arrow::compute::cast(&min, &DataType::Int64).ok()?;
+    let max = arrow::compute::cast(&max, &DataType::Int64).ok()?;
+    let (min, max) = (
+        min.as_primitive::<Int64Type>(),
+        max.as_primitive::<Int64Type>(),
+    );
+    let mut range: Option<(i64, i64)> = None;
+    for group in 0..rows.len() {
+        if min.is_valid(group) && max.is_valid(group) {
+            let (lo, hi) = (min.value(group), max.value(group));
+            range = Some(range.map_or((lo, hi), |(l, h)| (l.min(lo), h.max(hi))));
+        } else if !(nulls.is_valid(group) && nulls.value(group) == rows.value(group)) {
+            // Values this row group's statistics do not describe.
+            return None;
+        }
+    }
+    Some(range.map_or(IntRange::NoValues, |(lo, hi)| IntRange::Within(lo, hi)))
 }
 
 struct Stats<'a> {

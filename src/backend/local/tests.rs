@@ -20,6 +20,9 @@ async fn lists_describes_and_splits_disjointly() {
     let meta = backend.describe(&table).await.unwrap();
     assert_eq!(meta.num_rows, 300_000);
     assert_eq!(meta.num_row_groups, 3);
+    // From the Parquet statistics: 20 sensors; timestamps and doubles are not integer columns.
+    assert_eq!(meta.int_ranges.get("sensor_id"), Some(&(0, 19)));
+    assert!(!meta.int_ranges.contains_key("temperature"));
     let request = ScanRequest {
         projection: Some(vec![1]),
         predicate: None,
@@ -168,4 +171,78 @@ async fn string_columns_come_as_dictionaries_when_asked_except_filtered_ones() {
         rows += got.num_rows();
     }
     assert!(rows > 0 && rows < 100_000, "the filter kept {rows} rows");
+}
+
+/// Writes `batch` to `path`, without statistics for the columns in `no_stats`.
+fn write_parquet(path: &std::path::Path, batch: &arrow::array::RecordBatch, no_stats: &[&str]) {
+    use parquet::{
+        arrow::ArrowWriter,
+        file::properties::{EnabledStatistics, WriterProperties},
+        schema::types::ColumnPath,
+    };
+    let mut props = WriterProperties::builder().set_max_row_group_row_count(Some(2));
+    for column in no_stats {
+        props =
+            props.set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::None);
+    }
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props.build())).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[tokio::test]
+async fn integer_ranges_come_from_the_statistics_of_every_row_group_of_every_file() {
+    use arrow::array::{Float64Array, Int32Array, Int64Array, RecordBatch, UInt64Array};
+    let dir = tempfile::tempdir().unwrap();
+    let table_dir = dir.path().join("s").join("t");
+    std::fs::create_dir_all(&table_dir).unwrap();
+    let batch = |small: Vec<Option<i32>>, big: Vec<i64>, unsigned: Vec<u64>| {
+        RecordBatch::try_from_iter(vec![
+            (
+                "small",
+                Arc::new(Int32Array::from(small)) as arrow::array::ArrayRef,
+            ),
+            ("big", Arc::new(Int64Array::from(big))),
+            ("unsigned", Arc::new(UInt64Array::from(unsigned))),
+            ("nostats", Arc::new(Int32Array::from(vec![1, 2, 3]))),
+            ("float", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0]))),
+        ])
+        .unwrap()
+    };
+    // Row groups of two rows: b.parquet's second one holds only a NULL of `small` (no
+    // min/max, nothing to bound).
+    write_parquet(
+        &table_dir.join("a.parquet"),
+        &batch(
+            vec![Some(3), None, Some(10)],
+            vec![-5, 0, 7],
+            vec![1, 2, u64::MAX],
+        ),
+        &[],
+    );
+    write_parquet(
+        &table_dir.join("b.parquet"),
+        &batch(
+            vec![Some(40), Some(1), None],
+            vec![1_000_000_000_000, 2, 3],
+            vec![0, 1, 2],
+        ),
+        &["nostats"],
+    );
+    let backend = LocalBackend::new(dir.path(), 1024);
+    let table = TableRef {
+        bucket: String::new(),
+        schema: "s".into(),
+        table: "t".into(),
+    };
+    let meta = backend.describe(&table).await.unwrap();
+    assert_eq!(meta.num_row_groups, 4);
+    let expected: std::collections::BTreeMap<String, (i64, i64)> = [
+        ("small".to_owned(), (1, 40)),
+        ("big".to_owned(), (-5, 1_000_000_000_000)),
+    ]
+    .into();
+    // `unsigned` holds a value past i64, `nostats` has no statistics in b.parquet.
+    assert_eq!(meta.int_ranges, expected);
 }

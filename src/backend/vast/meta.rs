@@ -383,6 +383,7 @@ async fn describe(ep: Endpoint, txid: u64, table: TableRef) -> Result<TableMeta,
         num_rows,
         size_bytes,
         num_row_groups: num_rows.div_ceil(ROW_GROUP_ROWS),
+        int_ranges: Default::default(),
     })
 }
 
