@@ -41,7 +41,15 @@ async fn run_sql(
     input: EngineInput,
     sql: &str,
 ) -> Result<Vec<RecordBatch>, EngineError> {
-    pool.run(input, EngineQuery::new(sql), CancellationToken::new())
+    run_query(pool, input, EngineQuery::new(sql)).await
+}
+
+async fn run_query(
+    pool: &EnginePool,
+    input: EngineInput,
+    query: EngineQuery,
+) -> Result<Vec<RecordBatch>, EngineError> {
+    pool.run(input, query, CancellationToken::new())
         .await?
         .collect()
         .await
@@ -700,15 +708,7 @@ async fn narrowed_inputs_group_alike_and_refuse_values_out_of_range() {
         };
         let values = [3, 255, 0, 3, 3, 255];
         let plain = run_sql(&pool, int_input(&values), sql).await.unwrap();
-        let narrow = pool
-            .run(
-                int_input(&values),
-                narrowed(SmallInt::UTinyInt),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap()
-            .collect()
+        let narrow = run_query(&pool, int_input(&values), narrowed(SmallInt::UTinyInt))
             .await
             .unwrap();
         assert_eq!(table_text(&narrow), table_text(&plain));
@@ -720,30 +720,12 @@ async fn narrowed_inputs_group_alike_and_refuse_values_out_of_range() {
 
         let negative = [-128, 127, -128];
         let plain = run_sql(&pool, int_input(&negative), sql).await.unwrap();
-        let narrow = pool
-            .run(
-                int_input(&negative),
-                narrowed(SmallInt::TinyInt),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap()
-            .collect()
+        let narrow = run_query(&pool, int_input(&negative), narrowed(SmallInt::TinyInt))
             .await
             .unwrap();
         assert_eq!(table_text(&narrow), table_text(&plain));
 
-        let result = match pool
-            .run(
-                int_input(&[1, 256]),
-                narrowed(SmallInt::UTinyInt),
-                CancellationToken::new(),
-            )
-            .await
-        {
-            Ok(output) => output.collect().await,
-            Err(err) => Err(err),
-        };
+        let result = run_query(&pool, int_input(&[1, 256]), narrowed(SmallInt::UTinyInt)).await;
         assert!(
             matches!(result, Err(EngineError::OutsideStatistics(ref m)) if m.contains("256")),
             "{result:?}"
