@@ -112,16 +112,17 @@ mod tests {
         value
     }
 
-    /// This process's resident size in bytes.
+    /// This process's resident size in bytes (`VmRSS`, which needs no page size).
     #[cfg(target_os = "linux")]
     fn resident_bytes() -> u64 {
-        let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-        let pages: u64 = statm
-            .split_whitespace()
-            .nth(1)
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
             .and_then(|v| v.parse().ok())
-            .expect("resident pages");
-        pages * 4096
+            .expect("VmRSS");
+        kib * 1024
     }
 
     #[test]
@@ -133,17 +134,22 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn release_hands_freed_pages_back() {
-        // 64 MiB touched and freed stays resident with the allocator until released.
-        let block = vec![1u8; 64 << 20];
-        assert_eq!(block.iter().map(|&b| u64::from(b)).sum::<u64>(), 64 << 20);
-        drop(block);
-        let before = resident_bytes();
-        release_free_memory();
-        let after = resident_bytes();
-        // Other tests allocate meanwhile; 48 of the 64 MiB must show.
-        assert!(
-            before.saturating_sub(after) >= 48 << 20,
-            "resident {before} → {after} bytes"
-        );
+        // 64 MiB touched and freed stays resident with the allocator until released. Other
+        // tests allocate meanwhile, so 48 of the 64 MiB must show, in one of three tries.
+        let mut drops = Vec::new();
+        for _ in 0..3 {
+            let block = vec![1u8; 64 << 20];
+            assert_eq!(block.iter().map(|&b| u64::from(b)).sum::<u64>(), 64 << 20);
+            drop(block);
+            let before = resident_bytes();
+            release_free_memory();
+            let after = resident_bytes();
+            let dropped = before.saturating_sub(after);
+            if dropped >= 48 << 20 {
+                return;
+            }
+            drops.push(dropped);
+        }
+        panic!("releasing dropped the resident size by only {drops:?} bytes");
     }
 }

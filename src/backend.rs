@@ -60,8 +60,8 @@ pub struct TableMeta {
     /// The unit of split planning: row groups locally, VAST row groups (65,536 rows) remotely.
     pub num_row_groups: u64,
     /// Integer columns whose stored statistics bound every value: name → (min, max), NULLs
-    /// aside. Only what the backend knows for certain (Parquet min/max of every row group);
-    /// empty for VAST.
+    /// aside. Only what the backend trusts (Parquet min/max of every row group of signed
+    /// integer columns); empty for VAST.
     pub int_ranges: BTreeMap<String, (i64, i64)>,
 }
 

@@ -96,12 +96,17 @@ impl Backend for LocalBackend {
 
     async fn describe(&self, table: &TableRef) -> Result<TableMeta, BackendError> {
         let files = self.table_files(table).await?;
+        // Every row group's statistics of every file: off the async workers.
+        let ranges = {
+            let files = Arc::clone(&files);
+            blocking(move || Ok(files.int_ranges())).await?
+        };
         Ok(TableMeta {
             schema: Arc::clone(files.schema()),
             num_rows: files.num_rows(),
             size_bytes: files.size_bytes(),
             num_row_groups: files.row_groups().len() as u64,
-            int_ranges: files.int_ranges(),
+            int_ranges: ranges,
         })
     }
 

@@ -15,12 +15,25 @@ use super::MovingAveragePoint;
 const POINTS: u32 = 1;
 const QUERY_ID: u32 = 2;
 
-#[derive(Clone, PartialEq, Default, Debug)]
+/// Decoding into a response that holds encoded points (never done) would put the decoded
+/// points before them.
+#[derive(Clone, Default, Debug)]
 pub struct MovingAverageResponse {
     pub points: Vec<MovingAveragePoint>,
     pub query_id: String,
     /// More `points`, already encoded (server side only; decoding leaves it empty).
     encoded_points: Bytes,
+}
+
+/// Equal when they encode the same: points may be held encoded or decoded.
+impl PartialEq for MovingAverageResponse {
+    fn eq(&self, other: &Self) -> bool {
+        if self.encoded_points.is_empty() && other.encoded_points.is_empty() {
+            self.points == other.points && self.query_id == other.query_id
+        } else {
+            prost::Message::encode_to_vec(self) == prost::Message::encode_to_vec(other)
+        }
+    }
 }
 
 impl MovingAverageResponse {
@@ -171,6 +184,51 @@ mod tests {
         assert_eq!(decoded.query_id, "q-1");
         assert_eq!(format!("{:?}", decoded.points), format!("{:?}", points()));
         assert!(decoded.encoded_points.is_empty());
+    }
+
+    /// The hand-written message and the reference above must match analytics.proto.
+    #[test]
+    fn the_message_has_the_fields_of_the_proto() {
+        use prost_types::field_descriptor_proto::{Label, Type};
+        let set = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET)
+            .expect("descriptor set");
+        let message = set
+            .file
+            .iter()
+            .filter(|f| f.package() == "vastgate.v1")
+            .flat_map(|f| &f.message_type)
+            .find(|m| m.name() == "MovingAverageResponse")
+            .expect("MovingAverageResponse in analytics.proto");
+        let fields: Vec<(i32, &str, Label, Type, &str)> = message
+            .field
+            .iter()
+            .map(|f| (f.number(), f.name(), f.label(), f.r#type(), f.type_name()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (
+                    1,
+                    "points",
+                    Label::Repeated,
+                    Type::Message,
+                    ".vastgate.v1.MovingAveragePoint"
+                ),
+                (2, "query_id", Label::Optional, Type::String, ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_response_equals_itself_decoded() {
+        let mut writer = PointWriter::with_capacity(2);
+        for point in points().iter().take(1) {
+            writer.push(point);
+        }
+        let encoded = MovingAverageResponse::from_encoded(writer, "q".to_owned());
+        let decoded = MovingAverageResponse::decode(encoded.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(encoded, decoded);
+        assert_ne!(encoded, MovingAverageResponse::default());
     }
 
     #[test]

@@ -100,8 +100,8 @@ impl TableFiles {
         &self.row_groups
     }
 
-    /// [`TableMeta::int_ranges`](crate::backend::TableMeta): integer columns bounded by the
-    /// statistics of every row group of every file.
+    /// [`TableMeta::int_ranges`](crate::backend::TableMeta): signed integer columns bounded by
+    /// the statistics of every row group (with values) of every file.
     pub fn int_ranges(&self) -> BTreeMap<String, (i64, i64)> {
         let mut ranges = BTreeMap::new();
         'columns: for field in self.schema.fields() {

@@ -53,14 +53,19 @@ pub(super) enum IntRange {
     Within(i64, i64),
 }
 
-/// The range of integer `column`'s values in one file, from its row groups' statistics.
+/// The range of signed integer `column`'s values in one file, from its row groups'
+/// statistics. Unsigned columns are left out: files from older writers carry only the
+/// deprecated min/max fields, ordered as signed, which parquet falls back to.
 pub(super) fn int_range(metadata: &ArrowReaderMetadata, column: &str) -> IntRange {
     known_int_range(metadata, column).unwrap_or(IntRange::Unknown)
 }
 
 fn known_int_range(metadata: &ArrowReaderMetadata, column: &str) -> Option<IntRange> {
     let field = metadata.schema().field_with_name(column).ok()?;
-    if !field.data_type().is_integer() {
+    if !matches!(
+        field.data_type(),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+    ) {
         return None;
     }
     let stats = Stats { metadata };
@@ -70,7 +75,6 @@ fn known_int_range(metadata: &ArrowReaderMetadata, column: &str) -> Option<IntRa
         .row_group_null_counts(stats.groups())
         .ok()?;
     let rows = stats.row_counts();
-    // Casting is safe: a value past i64 becomes NULL, and NULL means "unknown" here.
     let min = arrow::compute::cast(&min, &DataType::Int64).ok()?;
     let max = arrow::compute::cast(&max, &DataType::Int64).ok()?;
     let (min, max) = (
@@ -81,6 +85,9 @@ fn known_int_range(metadata: &ArrowReaderMetadata, column: &str) -> Option<IntRa
     for group in 0..rows.len() {
         if min.is_valid(group) && max.is_valid(group) {
             let (lo, hi) = (min.value(group), max.value(group));
+            if lo > hi {
+                return None; // statistics that contradict themselves
+            }
             range = Some(range.map_or((lo, hi), |(l, h)| (l.min(lo), h.max(hi))));
         } else if !(nulls.is_valid(group) && nulls.value(group) == rows.value(group)) {
             // Values this row group's statistics do not describe.

@@ -243,6 +243,7 @@ async fn integer_ranges_come_from_the_statistics_of_every_row_group_of_every_fil
         ("big".to_owned(), (-5, 1_000_000_000_000)),
     ]
     .into();
-    // `unsigned` holds a value past i64, `nostats` has no statistics in b.parquet.
+    // `unsigned` is left out (older writers order its statistics as signed), `nostats` has no
+    // statistics in b.parquet.
     assert_eq!(meta.int_ranges, expected);
 }
