@@ -34,8 +34,8 @@ pub enum Error {
     /// Not built yet; the message names what is missing.
     #[error("{0}")]
     Unimplemented(String),
-    /// Cached table metadata no longer matches the data; a retry after the cache entry is
-    /// dropped (`InvalidateCache`, or `catalog.ttl`) succeeds.
+    /// Cached table metadata no longer matches the data. The typed analytics path catches it
+    /// and runs the request again on fresh metadata (`api::analytics::run_to_end`).
     #[error("{0}")]
     StaleMetadata(String),
     /// A bug or an unexpected state.

@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::{
-    ipc,
+    convert, ipc,
     read::{self, ReadArgs},
     tracked::{CancelReason, Tracked},
 };
@@ -98,10 +98,7 @@ fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
             Error::InvalidArgument(err.to_string())
         }
         EngineError::OutOfMemory(_) => Error::Overloaded(err.to_string()),
-        EngineError::OutsideStatistics(_) => Error::StaleMetadata(format!(
-            "{err}; drop the table's cached metadata (AdminService.InvalidateCache, or wait \
-             catalog.ttl) and retry"
-        )),
+        EngineError::OutsideStatistics(_) => Error::StaleMetadata(err.to_string()),
         EngineError::Input(source) => match source.downcast::<ExecError>() {
             Ok(exec) => reason.exec_error(*exec),
             Err(other) => Error::Internal(format!("analytics input: {other}")),
@@ -118,6 +115,15 @@ enum Coding {
     Off,
 }
 
+/// Whether small integer group columns may reach the engine narrowed to 8 bits
+/// ([`AnalyticPlan::narrow_small_groups`]): only where the whole result is awaited, so that a
+/// query refused for stale statistics can run again ([`run_to_end`]); not where it streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Narrowing {
+    Allowed,
+    Off,
+}
+
 /// Plans the request, scans its columns and starts the DuckDB query. A dry run feeds no rows:
 /// it validates the request and yields the result schema (Flight's GetFlightInfo). With
 /// [`Coding::Allowed`] and a plan that allows it, the input's group columns are coded and the
@@ -128,14 +134,17 @@ async fn start<R: Common>(
     plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
     dry_run: bool,
     coding: Coding,
+    narrowing: Narrowing,
 ) -> Result<(EngineOutput, Option<GroupCodes>), Error> {
     let state = &tracked.state;
     // One catalog lookup: the analytic's plan needs the schema before the read is planned.
     let (table, meta) = read::describe(tracked, request.table(), request.hints()).await?;
     let mut plan = plan_fn(&meta.schema).map_err(analytics_error)?;
-    let narrowed = plan.narrow_small_groups(&meta.int_ranges);
-    if !narrowed.is_empty() {
-        tracing::debug!(?narrowed, "group columns narrowed to 8 bits");
+    if narrowing == Narrowing::Allowed {
+        let narrowed = plan.narrow_small_groups(&meta.int_ranges);
+        if !narrowed.is_empty() {
+            tracing::debug!(?narrowed, "group columns narrowed to 8 bits");
+        }
     }
     let mut scan = read::plan_read(
         tracked,
@@ -197,6 +206,37 @@ async fn start<R: Common>(
     Ok((output, codes))
 }
 
+/// Runs the request's query to the end ([`start`], then collect). When a group column narrowed
+/// from the table's statistics meets a value outside them — the table changed under its cached
+/// metadata — the cached metadata is dropped and the request runs once more without
+/// narrowing, so the client gets its answer, not an error.
+async fn run_to_end<R: Common>(
+    tracked: &Tracked,
+    request: &R,
+    plan_fn: impl Fn(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
+) -> Result<(Vec<RecordBatch>, Option<GroupCodes>), Error> {
+    let plan_fn = &plan_fn;
+    let attempt = |narrowing| async move {
+        let (output, codes) =
+            start(tracked, request, plan_fn, false, Coding::Allowed, narrowing).await?;
+        let batches = output
+            .collect()
+            .await
+            .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
+        Ok::<_, Error>((batches, codes))
+    };
+    match attempt(Narrowing::Allowed).await {
+        Err(Error::StaleMetadata(message)) => {
+            tracing::warn!(%message, "narrowed group column out of its statistics; running again");
+            if let Ok(table) = convert::table_ref(request.table()) {
+                tracked.state.catalog.invalidate(Some(&table)).await;
+            }
+            attempt(Narrowing::Off).await
+        }
+        other => other,
+    }
+}
+
 impl AnalyticsApi {
     async fn typed<R>(
         &self,
@@ -217,11 +257,7 @@ impl AnalyticsApi {
                 plan.query.max_rows = Some(max_rows.saturating_add(1));
                 Ok(plan)
             };
-            let (output, codes) = start(&tracked, &req, plan, false, Coding::Allowed).await?;
-            let mut batches = output
-                .collect()
-                .await
-                .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
+            let (mut batches, codes) = run_to_end(&tracked, &req, plan).await?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             if rows as u64 > max_rows {
                 return Err(Error::InvalidArgument(format!(
@@ -320,6 +356,7 @@ impl AnalyticsService for AnalyticsApi {
             |schema| crate::analytics::sql::plan(&req, schema, max),
             false,
             Coding::Off,
+            Narrowing::Off,
         );
         let output = match planned.await {
             Ok((output, _)) => output,
@@ -376,7 +413,15 @@ pub(crate) async fn run_command(
         plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
         dry_run: bool,
     ) -> Result<CommandOutput, Error> {
-        let (output, _) = start(tracked, request, plan_fn, dry_run, Coding::Off).await?;
+        let (output, _) = start(
+            tracked,
+            request,
+            plan_fn,
+            dry_run,
+            Coding::Off,
+            Narrowing::Off,
+        )
+        .await?;
         Ok(CommandOutput::streamed(output))
     }
     // Analytics with one result row (or one per bin) per group: their result is held whole
@@ -387,7 +432,15 @@ pub(crate) async fn run_command(
         plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
         dry_run: bool,
     ) -> Result<CommandOutput, Error> {
-        let (output, codes) = start(tracked, request, plan_fn, dry_run, Coding::Allowed).await?;
+        let (output, codes) = start(
+            tracked,
+            request,
+            plan_fn,
+            dry_run,
+            Coding::Allowed,
+            Narrowing::Off,
+        )
+        .await?;
         let Some(codes) = codes else {
             return Ok(CommandOutput::streamed(output));
         };
