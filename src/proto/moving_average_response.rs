@@ -1,7 +1,7 @@
 //! `vastgate.v1.MovingAverageResponse`, written by hand (build.rs maps the message here with
 //! `extern_path`) so that the server can send points it encoded while reading DuckDB's
 //! result. A 500k-point answer then needs no 48 MB vector of structs, no second pass to encode
-//! it, and no pass to drop it (0.03 s of a 0.22 s request). The bytes are those prost writes
+//! it, and no pass to drop it (0.22 → 0.205 s end to end). The bytes are those prost writes
 //! for the same points, so clients see an ordinary message: decoding fills `points`.
 
 use bytes::{Buf, BufMut, Bytes};
