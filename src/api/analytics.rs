@@ -406,41 +406,19 @@ pub(crate) async fn run_command(
     dry_run: bool,
 ) -> Result<CommandOutput, Error> {
     use proto::flight_command::Command;
-    // Streamed as the query yields them, so the group values stay strings.
-    async fn streamed<R: Common>(
+    // With `Coding::Off` the result streams as the query yields it, group values as strings.
+    // With `Coding::Allowed` (analytics with one result row, or one per bin, per group, whose
+    // result DuckDB's aggregate holds whole anyway) a coded result is collected, its group
+    // codes decoded, then sent.
+    async fn run<R: Common>(
         tracked: &Tracked,
         request: &R,
         plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
         dry_run: bool,
+        coding: Coding,
     ) -> Result<CommandOutput, Error> {
-        let (output, _) = start(
-            tracked,
-            request,
-            plan_fn,
-            dry_run,
-            Coding::Off,
-            Narrowing::Off,
-        )
-        .await?;
-        Ok(CommandOutput::streamed(output))
-    }
-    // Analytics with one result row (or one per bin) per group: their result is held whole
-    // anyway by DuckDB's aggregate, so it is collected, its group codes decoded, then sent.
-    async fn per_group<R: Common>(
-        tracked: &Tracked,
-        request: &R,
-        plan_fn: impl FnOnce(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
-        dry_run: bool,
-    ) -> Result<CommandOutput, Error> {
-        let (output, codes) = start(
-            tracked,
-            request,
-            plan_fn,
-            dry_run,
-            Coding::Allowed,
-            Narrowing::Off,
-        )
-        .await?;
+        let (output, codes) =
+            start(tracked, request, plan_fn, dry_run, coding, Narrowing::Off).await?;
         let Some(codes) = codes else {
             return Ok(CommandOutput::streamed(output));
         };
@@ -459,25 +437,21 @@ pub(crate) async fn run_command(
             .boxed();
         Ok(CommandOutput { schema, batches })
     }
+    let (streamed, per_group) = (Coding::Off, Coding::Allowed);
     let max = tracked.state.config.engine.max_result_rows;
     match command {
         Command::Sql(r) => {
-            streamed(
-                tracked,
-                r,
-                |s| crate::analytics::sql::plan(r, s, max),
-                dry_run,
-            )
-            .await
+            let plan = |s: &_| crate::analytics::sql::plan(r, s, max);
+            run(tracked, r, plan, dry_run, streamed).await
         }
-        Command::MovingAverage(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Trend(r) => per_group(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::DetectAnomalies(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::WindowAggregate(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Percentiles(r) => per_group(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Correlation(r) => per_group(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::Histogram(r) => per_group(tracked, r, |s| r.plan(s), dry_run).await,
-        Command::TopN(r) => streamed(tracked, r, |s| r.plan(s), dry_run).await,
+        Command::MovingAverage(r) => run(tracked, r, |s| r.plan(s), dry_run, streamed).await,
+        Command::Trend(r) => run(tracked, r, |s| r.plan(s), dry_run, per_group).await,
+        Command::DetectAnomalies(r) => run(tracked, r, |s| r.plan(s), dry_run, streamed).await,
+        Command::WindowAggregate(r) => run(tracked, r, |s| r.plan(s), dry_run, streamed).await,
+        Command::Percentiles(r) => run(tracked, r, |s| r.plan(s), dry_run, per_group).await,
+        Command::Correlation(r) => run(tracked, r, |s| r.plan(s), dry_run, per_group).await,
+        Command::Histogram(r) => run(tracked, r, |s| r.plan(s), dry_run, per_group).await,
+        Command::TopN(r) => run(tracked, r, |s| r.plan(s), dry_run, streamed).await,
         Command::Select(_) => Err(Error::Internal(
             "a Select is not an analytics command".to_owned(),
         )),
