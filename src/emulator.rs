@@ -111,7 +111,7 @@ pub async fn serve(
     let app = http::router(state);
     match acceptor {
         None => {
-            axum::serve(listener, app)
+            axum::serve(crate::server::http_connections(listener), app)
                 .with_graceful_shutdown(shutdown)
                 .await
         }

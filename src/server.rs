@@ -16,9 +16,10 @@ use std::{
 };
 
 use arrow_flight::flight_service_server::FlightServiceServer;
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use axum::serve::ListenerExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 
 use crate::{
     allocator,
@@ -46,6 +47,27 @@ pub enum ServeError {
 
 /// Largest gRPC message accepted or sent (Select chunks and Flight messages stay under it).
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Turns Nagle's algorithm off on an accepted connection. With it on, the last segment of a
+/// large response waits for the client's delayed ACK: a 15 MB MovingAverage response took
+/// 60 ms instead of 20 ms on loopback in most calls.
+pub(crate) fn send_without_delay(tcp: &TcpStream) {
+    if let Err(err) = tcp.set_nodelay(true) {
+        tracing::debug!("TCP_NODELAY not set on an accepted connection: {err}");
+    }
+}
+
+/// `listener`'s connections for an axum server, Nagle off ([`send_without_delay`]).
+pub(crate) fn http_connections(
+    listener: TcpListener,
+) -> impl axum::serve::Listener<Io = TcpStream, Addr = std::net::SocketAddr> {
+    listener.tap_io(|tcp| send_without_delay(tcp))
+}
+
+/// `listener`'s connections for the gRPC server, Nagle off ([`send_without_delay`]).
+fn grpc_connections(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
 
 /// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes, then drains in-flight
 /// calls for up to `server.shutdown_grace`.
@@ -107,9 +129,9 @@ pub async fn serve(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stop.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(grpc_connections(grpc), stop.clone().cancelled_owned());
 
-    let http_server = axum::serve(http, http::router(Arc::clone(&state)))
+    let http_server = axum::serve(http_connections(http), http::router(Arc::clone(&state)))
         .with_graceful_shutdown(stop.clone().cancelled_owned())
         .into_future();
 
@@ -162,5 +184,37 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener;
+    use futures::StreamExt;
+
+    use super::*;
+
+    async fn loopback() -> (TcpListener, std::net::SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, addr)
+    }
+
+    #[tokio::test]
+    async fn accepted_grpc_connections_send_without_delay() {
+        let (listener, addr) = loopback().await;
+        let mut incoming = grpc_connections(listener);
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let accepted = incoming.next().await.unwrap().unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+
+    #[tokio::test]
+    async fn accepted_http_connections_send_without_delay() {
+        let (listener, addr) = loopback().await;
+        let mut listener = http_connections(listener);
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await;
+        assert!(accepted.nodelay().unwrap());
     }
 }

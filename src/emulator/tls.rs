@@ -64,6 +64,7 @@ impl axum::serve::Listener for TlsListener {
                     continue;
                 }
             };
+            crate::server::send_without_delay(&stream);
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => return (tls, addr),
                 Ok(Err(err)) => tracing::debug!(%addr, "TLS handshake failed: {err}"),
