@@ -3,9 +3,11 @@
 //! `DATA/<schema>/<table>.parquet` or `DATA/<schema>/<table>/*.parquet`. A table's row groups,
 //! across its files in name order, are numbered globally; split `i` of `n` reads a contiguous,
 //! disjoint range of them. Row groups whose statistics prove the filter false are skipped, then
-//! the filter is applied exactly to each batch.
+//! the filter is applied exactly to each batch and the kept rows are gathered into full
+//! batches.
 
 mod files;
+mod gather;
 mod prune;
 mod scan;
 

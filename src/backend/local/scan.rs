@@ -1,10 +1,10 @@
 //! Reading one split of a local table: a disjoint range of row groups, pruned, filtered exactly,
-//! projected, streamed through a small bounded channel from a blocking thread.
+//! projected, the kept rows gathered into full batches, streamed through a small bounded
+//! channel from a blocking thread.
 
 use std::{fs::File, path::PathBuf, sync::Arc};
 
 use arrow::{
-    compute::filter_record_batch,
     datatypes::{DataType, FieldRef, Schema, SchemaRef},
     record_batch::RecordBatch,
 };
@@ -15,7 +15,7 @@ use parquet::arrow::{
 };
 use tokio::sync::mpsc;
 
-use super::{files, prune};
+use super::{files, gather::Gatherer, prune};
 use crate::{
     backend::{BackendError, ScanRequest, Split, SplitStream, TableRef},
     predicate,
@@ -64,6 +64,7 @@ fn read_split(
     let files = files::open_table(root, table, footers)?;
     let dictionaries = DictionaryColumns::new(files.schema(), request);
     let output = Output::new(&dictionaries.schema, request)?;
+    let mut gatherer = Gatherer::new(Arc::clone(&output.schema), batch_rows);
     let (start, end) = split_range(files.row_groups().len(), split);
     let mine = &files.row_groups()[start..end];
 
@@ -114,21 +115,36 @@ fn read_split(
                 location: location(),
                 message: e.to_string(),
             })?;
-            let batch = output
-                .apply(request, batch)
-                .map_err(|e| BackendError::Data {
-                    location: location(),
-                    message: format!("applying the filter: {e}"),
-                })?;
-            if batch.num_rows() == 0 {
-                continue;
+            let ready = match &request.predicate {
+                Some(predicate) => predicate::evaluate(predicate, &batch)
+                    .and_then(|keep| gatherer.push(output.project(batch)?, &keep)),
+                None => output.project(batch).map(|batch| vec![batch]),
             }
-            if tx.blocking_send(Ok(batch)).is_err() {
+            .map_err(|e| BackendError::Data {
+                location: location(),
+                message: format!("applying the filter: {e}"),
+            })?;
+            if !send_all(tx, ready) {
                 return Ok(()); // the consumer is gone: stop reading
             }
         }
     }
+    let rest = gatherer.finish().map_err(|e| BackendError::Data {
+        location: table.to_string(),
+        message: format!("gathering the filtered rows: {e}"),
+    })?;
+    send_all(tx, rest);
     Ok(())
+}
+
+/// Sends `batches` in order; false once the consumer is gone.
+fn send_all(
+    tx: &mpsc::Sender<Result<RecordBatch, BackendError>>,
+    batches: Vec<RecordBatch>,
+) -> bool {
+    batches
+        .into_iter()
+        .all(|batch| tx.blocking_send(Ok(batch)).is_ok())
 }
 
 /// The string columns read as `Dictionary(Int32, Utf8)` ([`ScanRequest::dictionary_columns`]):
@@ -235,15 +251,7 @@ impl Output {
         })
     }
 
-    fn apply(
-        &self,
-        request: &ScanRequest,
-        batch: RecordBatch,
-    ) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let batch = match &request.predicate {
-            Some(p) => filter_record_batch(&batch, &predicate::evaluate(p, &batch)?)?,
-            None => batch,
-        };
+    fn project(&self, batch: RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
         let columns = self
             .names
             .iter()
