@@ -16,6 +16,7 @@ pub mod correlation;
 pub mod group_codes;
 pub mod histogram;
 pub mod moving_average;
+pub mod narrowing;
 pub mod percentiles;
 pub mod public_names;
 pub mod sql;
@@ -33,10 +34,7 @@ mod testing;
 
 use arrow::{array::RecordBatch, datatypes::Schema};
 
-use crate::{
-    engine::{EngineQuery, NarrowedInput, SmallInt},
-    proto,
-};
+use crate::{engine::EngineQuery, proto};
 
 /// Why an analytics request cannot be planned or its result decoded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -62,39 +60,8 @@ pub struct AnalyticPlan {
     pub codable_groups: Vec<String>,
     /// Integer group columns the query uses only to group, partition, join, order and show
     /// as text, so that a narrower integer type shows the same answer
-    /// ([`AnalyticPlan::narrow_small_groups`]).
+    /// ([`narrowing::NarrowedGroups`]).
     pub narrowable_groups: Vec<String>,
-}
-
-impl AnalyticPlan {
-    /// Shows the narrowable group columns whose values all fit in 8 bits (by `int_ranges`,
-    /// [`TableMeta::int_ranges`](crate::backend::TableMeta)) to the query as `TINYINT` or
-    /// `UTINYINT`. DuckDB knows nothing of the values of an Arrow stream, so it groups them
-    /// with a general hash table; a cast to a type of 256 values gives it their range, and it
-    /// groups by array index instead (its perfect-hash aggregate: TopN per sensor of 10M
-    /// rows 0.066 → 0.060 s). Returns the columns narrowed.
-    pub fn narrow_small_groups(
-        &mut self,
-        int_ranges: &std::collections::BTreeMap<String, (i64, i64)>,
-    ) -> Vec<String> {
-        self.query.narrowed_inputs = self
-            .narrowable_groups
-            .iter()
-            .filter_map(|column| {
-                let &(lo, hi) = int_ranges.get(column)?;
-                let to = SmallInt::holding(lo, hi)?;
-                Some(NarrowedInput {
-                    column: column.clone(),
-                    to,
-                })
-            })
-            .collect();
-        self.query
-            .narrowed_inputs
-            .iter()
-            .map(|n| n.column.clone())
-            .collect()
-    }
 }
 
 /// A typed analytics request: plan it, then decode the engine's result into its response.

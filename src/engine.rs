@@ -98,49 +98,6 @@ pub struct EngineQuery {
     pub max_rows: Option<u64>,
     /// How many times `sql` reads `t`.
     pub input_reads: InputReads,
-    /// Input columns `t` shows as a narrower integer type than the stream's.
-    pub narrowed_inputs: Vec<NarrowedInput>,
-}
-
-/// An integer input column that `t` shows as a type of 256 values, so DuckDB knows its range
-/// (see `AnalyticPlan::narrow_small_groups`). A value outside it fails the query with
-/// DuckDB's conversion error, never a wrong answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NarrowedInput {
-    pub column: String,
-    pub to: SmallInt,
-}
-
-/// The 8-bit integer types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmallInt {
-    /// -128..=127
-    TinyInt,
-    /// 0..=255
-    UTinyInt,
-}
-
-impl SmallInt {
-    /// The type that holds every value of `lo..=hi`, if one does (unsigned first).
-    pub fn holding(lo: i64, hi: i64) -> Option<Self> {
-        if lo > hi {
-            None
-        } else if lo >= 0 && hi <= i64::from(u8::MAX) {
-            Some(Self::UTinyInt)
-        } else if lo >= i64::from(i8::MIN) && hi <= i64::from(i8::MAX) {
-            Some(Self::TinyInt)
-        } else {
-            None
-        }
-    }
-
-    /// Its DuckDB name.
-    pub fn sql(self) -> &'static str {
-        match self {
-            Self::TinyInt => "TINYINT",
-            Self::UTinyInt => "UTINYINT",
-        }
-    }
 }
 
 impl EngineQuery {
@@ -151,7 +108,6 @@ impl EngineQuery {
             params: Vec::new(),
             max_rows: None,
             input_reads: InputReads::Any,
-            narrowed_inputs: Vec::new(),
         }
     }
 

@@ -110,7 +110,6 @@ pub fn plan(
             params: vec![duckdb::types::Value::Double(threshold)],
             max_rows: None,
             input_reads: InputReads::Once,
-            narrowed_inputs: Vec::new(),
         },
         // Anomaly rows are ordered by a rank of the group values computed inside the query.
         codable_groups: Vec::new(),

@@ -1,10 +1,11 @@
 //! Every typed analytic grouped by an integer column answers the same with the column
-//! narrowed to 8 bits (`AnalyticPlan::narrow_small_groups`): `run` compares both answers.
+//! narrowed to 8 bits ([`NarrowedGroups`]): `run` compares both answers.
 
 use arrow::array::RecordBatch;
 
 use super::{
     Analytic,
+    narrowing::NarrowedGroups,
     testing::{batch, f64s, i64s, int_ranges, run},
 };
 use crate::proto;
@@ -33,10 +34,11 @@ where
     A: Analytic + std::fmt::Debug,
     A::Response: std::fmt::Debug + prost::Message + Default,
 {
-    let mut plan = req.plan(&data.schema()).expect("plan");
+    let plan = req.plan(&data.schema()).expect("plan");
+    let narrowed = narrowed(&plan, data);
     assert_eq!(
-        plan.narrow_small_groups(&int_ranges(std::slice::from_ref(data))),
-        ["k"],
+        narrowed.as_ref().map(|n| n.columns()),
+        Some(vec!["k"]),
         "{req:?}"
     );
     run(&req, data).expect("runs");
@@ -137,7 +139,6 @@ fn every_analytic_answers_the_same_with_narrowed_groups() {
 #[test]
 fn a_group_column_also_used_as_a_value_is_not_narrowed() {
     let data = data([1, 2, 3]);
-    let ranges = int_ranges(std::slice::from_ref(&data));
     let top_n = proto::TopNRequest {
         group_by: group_by(),
         value_column: "k".into(),
@@ -145,12 +146,11 @@ fn a_group_column_also_used_as_a_value_is_not_narrowed() {
         n: 3,
         ..Default::default()
     };
-    let mut plan = top_n.plan(&data.schema()).expect("plan");
-    assert!(plan.narrow_small_groups(&ranges).is_empty());
-    assert!(plan.query.narrowed_inputs.is_empty());
+    let plan = top_n.plan(&data.schema()).expect("plan");
+    assert!(narrowed(&plan, &data).is_none());
     // Keys out of 8 bits are not narrowed either.
     let wide = data_with_wide_keys();
-    let mut plan = proto::TrendRequest {
+    let plan = proto::TrendRequest {
         group_by: group_by(),
         time_column: "ts".into(),
         value_column: "v".into(),
@@ -158,10 +158,13 @@ fn a_group_column_also_used_as_a_value_is_not_narrowed() {
     }
     .plan(&wide.schema())
     .expect("plan");
-    assert!(
-        plan.narrow_small_groups(&int_ranges(std::slice::from_ref(&wide)))
-            .is_empty()
-    );
+    assert!(narrowed(&plan, &wide).is_none());
+}
+
+/// What the service would narrow for `plan` over a table holding `data`.
+fn narrowed(plan: &super::AnalyticPlan, data: &RecordBatch) -> Option<NarrowedGroups> {
+    let ranges = int_ranges(std::slice::from_ref(data));
+    NarrowedGroups::new(&data.schema(), &plan.narrowable_groups, &ranges)
 }
 
 fn data_with_wide_keys() -> RecordBatch {

@@ -183,7 +183,6 @@ pub fn plan(
             params: Vec::new(),
             max_rows: Some(limit),
             input_reads: InputReads::Any,
-            narrowed_inputs: Vec::new(),
         },
         codable_groups: Vec::new(),
     })

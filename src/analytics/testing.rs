@@ -12,7 +12,9 @@ use arrow::{
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
-use super::{Analytic, AnalyticPlan, AnalyticsError, group_codes::GroupCodes};
+use super::{
+    Analytic, AnalyticPlan, AnalyticsError, group_codes::GroupCodes, narrowing::NarrowedGroups,
+};
 use crate::{
     config::EngineConfig,
     engine::{EngineInput, EnginePool},
@@ -50,7 +52,7 @@ where
 /// run with its groups coded — codes numbered against the string order, so the result's
 /// groups must be put back in order — and both answers must be the same (both on one DuckDB
 /// thread, so that sums add up in the same order). Likewise with its integer group columns
-/// narrowed to 8 bits where the batches' values fit ([`AnalyticPlan::narrow_small_groups`]).
+/// narrowed to 8 bits where the batches' values fit ([`NarrowedGroups`]).
 pub(crate) fn run_many<A>(
     req: &A,
     schema: SchemaRef,
@@ -82,15 +84,20 @@ where
             "group codes changed the answer"
         );
     }
-    let mut narrowed = plan.clone();
-    if !narrowed
-        .narrow_small_groups(&int_ranges(&projected))
-        .is_empty()
-    {
+    let narrowed = NarrowedGroups::new(
+        &projected_schema,
+        &plan.narrowable_groups,
+        &int_ranges(&projected),
+    );
+    if let Some(narrowed) = narrowed {
+        let narrow_batches: Vec<RecordBatch> = projected
+            .iter()
+            .map(|b| narrowed.narrow(b.clone()).expect("values fit"))
+            .collect();
         let serial = pool_with_threads(1);
         let narrow = as_client(
             req,
-            &execute(&serial, &narrowed, &projected_schema, &projected),
+            &execute(&serial, &plan, &narrowed.schema(), &narrow_batches),
         );
         let plain = as_client(req, &execute(&serial, &plan, &projected_schema, &projected));
         assert_eq!(

@@ -129,7 +129,6 @@ pub fn plan(
             params: vec![interval.clone(), interval.clone(), interval],
             max_rows: None,
             input_reads: InputReads::Once,
-            narrowed_inputs: Vec::new(),
         },
         codable_groups: groups.codable(),
     })

@@ -14,7 +14,11 @@ use super::{
     tracked::{CancelReason, Tracked},
 };
 use crate::{
-    analytics::{Analytic, AnalyticPlan, AnalyticsError, group_codes::GroupCodes},
+    analytics::{
+        Analytic, AnalyticPlan, AnalyticsError,
+        group_codes::GroupCodes,
+        narrowing::{NarrowedGroups, NarrowingError, OutsideStatistics},
+    },
     engine::{EngineError, EngineInput, EngineOutput},
     error::Error,
     exec::ExecError,
@@ -98,10 +102,12 @@ fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
             Error::InvalidArgument(err.to_string())
         }
         EngineError::OutOfMemory(_) => Error::Overloaded(err.to_string()),
-        EngineError::OutsideStatistics(_) => Error::StaleMetadata(err.to_string()),
         EngineError::Input(source) => match source.downcast::<ExecError>() {
             Ok(exec) => reason.exec_error(*exec),
-            Err(other) => Error::Internal(format!("analytics input: {other}")),
+            Err(other) => match other.downcast::<OutsideStatistics>() {
+                Ok(stale) => Error::StaleMetadata(stale.to_string()),
+                Err(other) => Error::Internal(format!("analytics input: {other}")),
+            },
         },
         EngineError::Internal(m) => Error::Internal(m),
     }
@@ -116,7 +122,7 @@ enum Coding {
 }
 
 /// Whether small integer group columns may reach the engine narrowed to 8 bits
-/// ([`AnalyticPlan::narrow_small_groups`]): only where the whole result is awaited, so that a
+/// ([`NarrowedGroups`]): only where the whole result is awaited, so that a
 /// query refused for stale statistics can run again ([`run_to_end`]); not where it streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Narrowing {
@@ -139,13 +145,7 @@ async fn start<R: Common>(
     let state = &tracked.state;
     // One catalog lookup: the analytic's plan needs the schema before the read is planned.
     let (table, meta) = read::describe(tracked, request.table(), request.hints()).await?;
-    let mut plan = plan_fn(&meta.schema).map_err(analytics_error)?;
-    if narrowing == Narrowing::Allowed {
-        let narrowed = plan.narrow_small_groups(&meta.int_ranges);
-        if !narrowed.is_empty() {
-            tracing::debug!(?narrowed, "group columns narrowed to 8 bits");
-        }
-    }
+    let plan = plan_fn(&meta.schema).map_err(analytics_error)?;
     let mut scan = read::plan_read(
         tracked,
         table,
@@ -165,7 +165,8 @@ async fn start<R: Common>(
         }
         _ => None,
     };
-    if codes.is_some() {
+    if let Some(codes) = &codes {
+        schema = codes.schema();
         // The coder takes dictionary arrays too, and codes each Parquet dictionary entry once.
         let table_schema = &scan.meta.schema;
         scan.request.dictionary_columns = plan
@@ -173,6 +174,17 @@ async fn start<R: Common>(
             .iter()
             .filter_map(|name| table_schema.index_of(name).ok())
             .collect();
+    }
+    // Integer columns only, so independent of the string columns' codes.
+    let narrowed = match narrowing {
+        Narrowing::Allowed => {
+            NarrowedGroups::new(&schema, &plan.narrowable_groups, &scan.meta.int_ranges)
+        }
+        Narrowing::Off => None,
+    };
+    if let Some(narrowed) = &narrowed {
+        tracing::debug!(columns = ?narrowed.columns(), "group columns narrowed to 8 bits");
+        schema = narrowed.schema();
     }
     let mut batches = if dry_run {
         futures::stream::empty().boxed()
@@ -184,14 +196,26 @@ async fn start<R: Common>(
                 tracked.cancel_token(),
                 Arc::clone(&tracked.query.scan),
             )
-            .map(|item| item.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>))
+            .map(|item| item.map_err(|e| Box::new(e) as BoxError))
             .boxed()
     };
     if let Some(codes) = &codes {
-        schema = codes.schema();
         let codes = codes.clone();
         batches = batches
             .map(move |item| item.and_then(|batch| Ok(codes.encode(batch)?)))
+            .boxed();
+    }
+    if let Some(narrowed) = narrowed {
+        batches = batches
+            .map(move |item| {
+                item.and_then(|batch| {
+                    narrowed.narrow(batch).map_err(|err| match err {
+                        // Kept as its own type: `engine_error` turns it into a retry.
+                        NarrowingError::OutsideStatistics(stale) => Box::new(stale) as BoxError,
+                        other => Box::new(other),
+                    })
+                })
+            })
             .boxed();
     }
     let output = state
@@ -287,6 +311,8 @@ impl AnalyticsApi {
         }
     }
 }
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<proto::ArrowChunk, Status>> + Send>>;
 

@@ -109,8 +109,7 @@ pub(crate) fn query_over<T>(
 }
 
 /// The query's SQL (over `t`) with `t AS [NOT] MATERIALIZED (SELECT * FROM <stream_view>)` in
-/// front (`NOT` when it reads `t` [`InputReads::Once`]; `SELECT * REPLACE (CAST(..))` for its
-/// narrowed inputs): joined to the query's own WITH list when it starts with `WITH` or
+/// front (`NOT` when it reads `t` [`InputReads::Once`]): joined to the query's own WITH list when it starts with `WITH` or
 /// `WITH RECURSIVE` (as `analytics::sql::validate` leaves user SQL), else as a WITH clause of
 /// its own. A query that defines a CTE `t` itself gets DuckDB's duplicate-name error.
 pub(crate) fn with_input_cte(query: &EngineQuery, stream_view: &str) -> String {
@@ -118,21 +117,8 @@ pub(crate) fn with_input_cte(query: &EngineQuery, stream_view: &str) -> String {
         InputReads::Once => "NOT MATERIALIZED",
         InputReads::Any => "MATERIALIZED",
     };
-    let replace = if query.narrowed_inputs.is_empty() {
-        String::new()
-    } else {
-        let casts: Vec<String> = query
-            .narrowed_inputs
-            .iter()
-            .map(|n| {
-                let column = quote_ident(&n.column);
-                format!("CAST({column} AS {}) AS {column}", n.to.sql())
-            })
-            .collect();
-        format!(" REPLACE ({})", casts.join(", "))
-    };
     let cte = format!(
-        "t AS {materialized} (SELECT *{replace} FROM {})",
+        "t AS {materialized} (SELECT * FROM {})",
         quote_ident(stream_view)
     );
     let sql = query.sql.trim_start();

@@ -1,7 +1,5 @@
 //! Errors of the DuckDB worker pool.
 
-use super::EngineQuery;
-
 /// Why an engine request failed. Messages say what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -17,11 +15,6 @@ pub enum EngineError {
     /// The SQL failed to prepare or run (a user error for the `Sql` RPC).
     #[error("SQL error: {0}")]
     Sql(String),
-    /// An input column shown to the query as a narrower type (`EngineQuery::narrowed_inputs`,
-    /// chosen from the table's statistics) held a value outside it: the table changed since
-    /// its statistics were read.
-    #[error("the table's data changed since its statistics were read ({0})")]
-    OutsideStatistics(String),
     /// The query needed more memory than the engine's memory limit allows.
     #[error("the analytics query ran out of memory (engine.memory_limit): {0}")]
     OutOfMemory(String),
@@ -42,16 +35,10 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// Classifies a DuckDB error raised while running `query`.
-    pub(crate) fn from_query(err: &duckdb::Error, query: &EngineQuery) -> Self {
+    /// Classifies a DuckDB error raised while running a query.
+    pub(crate) fn from_query(err: &duckdb::Error) -> Self {
         let text = err.to_string();
-        // Only the narrowing casts of `t` convert to a smaller type in typed analytics' SQL;
-        // user SQL (never narrowed) gets the plain SQL error for its own casts.
-        if !query.narrowed_inputs.is_empty()
-            && text.contains("out of range for the destination type")
-        {
-            Self::OutsideStatistics(text)
-        } else if text.contains("Out of Memory Error") {
+        if text.contains("Out of Memory Error") {
             Self::OutOfMemory(text)
         } else if text.contains("INTERRUPT") {
             Self::Cancelled

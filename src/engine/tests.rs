@@ -27,6 +27,10 @@ pub(crate) fn test_config(workers: usize, max_queue: usize) -> EngineConfig {
 }
 
 fn int_input(values: &[i64]) -> EngineInput {
+    int_input_with_nulls(&values.iter().copied().map(Some).collect::<Vec<_>>())
+}
+
+fn int_input_with_nulls(values: &[Option<i64>]) -> EngineInput {
     let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
     let batch = RecordBatch::try_new(
         Arc::clone(&schema),
@@ -69,7 +73,6 @@ async fn loads_and_queries_with_params() {
         params: vec![duckdb::types::Value::BigInt(1)],
         max_rows: None,
         input_reads: InputReads::Once,
-        narrowed_inputs: Vec::new(),
     };
     let out = pool
         .run(int_input(&[1, 2, 3, 4]), query, CancellationToken::new())
@@ -232,7 +235,6 @@ async fn coalesces_and_limits_rows() {
         params: Vec::new(),
         max_rows: Some(150_000),
         input_reads: InputReads::Any,
-        narrowed_inputs: Vec::new(),
     };
     let out = pool
         .run(int_input(&[1]), query, CancellationToken::new())
@@ -677,40 +679,41 @@ async fn input_over_the_memory_limit_is_out_of_memory() {
     assert_worker_serves_again(&pool).await;
 }
 
-#[test]
-fn small_int_holds_exactly_the_8_bit_ranges() {
-    assert_eq!(SmallInt::holding(0, 255), Some(SmallInt::UTinyInt));
-    assert_eq!(SmallInt::holding(7, 7), Some(SmallInt::UTinyInt));
-    assert_eq!(SmallInt::holding(-1, 127), Some(SmallInt::TinyInt));
-    assert_eq!(SmallInt::holding(-128, 0), Some(SmallInt::TinyInt));
-    assert_eq!(SmallInt::holding(-129, 0), None);
-    assert_eq!(SmallInt::holding(0, 256), None);
-    assert_eq!(SmallInt::holding(-1, 128), None);
-    assert_eq!(SmallInt::holding(5, 4), None);
-    assert_eq!(SmallInt::holding(i64::MIN, i64::MAX), None);
-}
-
-/// For both input shapes: a narrowed column groups like the original (DuckDB's perfect-hash
-/// aggregate, which it only picks for a column of known range), and a value outside the
-/// narrow type fails the query (as stale statistics) instead of joining another group.
+/// Small integer group columns reach the engine as 8-bit Arrow columns
+/// (`analytics::narrowing`): for either input shape they group like the wide column they came
+/// from (DuckDB's perfect-hash aggregate, which it picks for a type of 256 values).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn narrowed_inputs_group_alike_and_refuse_values_out_of_range() {
+async fn eight_bit_inputs_group_like_wide_ones() {
     let pool = EnginePool::new(&test_config(1, 4)).unwrap();
     let sql = "SELECT x, count(*) AS n FROM t GROUP BY x ORDER BY x NULLS FIRST";
+    let narrow_input = |array: ArrayRef| {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "x",
+            array.data_type().clone(),
+            true,
+        )]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![array]).unwrap();
+        EngineInput::from_batches(schema, vec![batch])
+    };
     for reads in [InputReads::Once, InputReads::Any] {
-        let narrowed = |to| EngineQuery {
+        let query = EngineQuery {
             input_reads: reads,
-            narrowed_inputs: vec![NarrowedInput {
-                column: "x".to_owned(),
-                to,
-            }],
             ..EngineQuery::new(sql)
         };
-        let values = [3, 255, 0, 3, 3, 255];
-        let plain = run_sql(&pool, int_input(&values), sql).await.unwrap();
-        let narrow = run_query(&pool, int_input(&values), narrowed(SmallInt::UTinyInt))
-            .await
-            .unwrap();
+        let values = [
+            Some(3),
+            Some(255),
+            None,
+            Some(0),
+            Some(3),
+            Some(3),
+            Some(255),
+        ];
+        let wide: Vec<Option<i64>> = values.iter().map(|v| v.map(i64::from)).collect();
+        let wide = int_input_with_nulls(&wide);
+        let plain = run_query(&pool, wide, query.clone()).await.unwrap();
+        let unsigned = narrow_input(Arc::new(arrow::array::UInt8Array::from(values.to_vec())));
+        let narrow = run_query(&pool, unsigned, query.clone()).await.unwrap();
         assert_eq!(table_text(&narrow), table_text(&plain));
         assert!(
             table_text(&narrow).contains("| 3   | 3 |"),
@@ -718,48 +721,13 @@ async fn narrowed_inputs_group_alike_and_refuse_values_out_of_range() {
             table_text(&narrow)
         );
 
-        let negative = [-128, 127, -128];
-        let plain = run_sql(&pool, int_input(&negative), sql).await.unwrap();
-        let narrow = run_query(&pool, int_input(&negative), narrowed(SmallInt::TinyInt))
+        let negative = [-128_i8, 127, -128];
+        let wide: Vec<Option<i64>> = negative.iter().map(|v| Some(i64::from(*v))).collect();
+        let plain = run_query(&pool, int_input_with_nulls(&wide), query.clone())
             .await
             .unwrap();
+        let signed = narrow_input(Arc::new(arrow::array::Int8Array::from(negative.to_vec())));
+        let narrow = run_query(&pool, signed, query).await.unwrap();
         assert_eq!(table_text(&narrow), table_text(&plain));
-
-        let result = run_query(&pool, int_input(&[1, 256]), narrowed(SmallInt::UTinyInt)).await;
-        assert!(
-            matches!(result, Err(EngineError::OutsideStatistics(ref m)) if m.contains("256")),
-            "{result:?}"
-        );
     }
-    // The same cast in SQL of its own is the query's error.
-    let err = run_sql(
-        &pool,
-        int_input(&[1]),
-        "SELECT CAST(x + 300 AS UTINYINT) FROM t",
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, EngineError::Sql(_)), "{err:?}");
-}
-
-#[test]
-fn the_input_cte_casts_narrowed_columns() {
-    let query = EngineQuery {
-        narrowed_inputs: vec![
-            NarrowedInput {
-                column: "a b".to_owned(),
-                to: SmallInt::UTinyInt,
-            },
-            NarrowedInput {
-                column: "c".to_owned(),
-                to: SmallInt::TinyInt,
-            },
-        ],
-        ..EngineQuery::new("SELECT 1 FROM t").reading_input_once()
-    };
-    assert_eq!(
-        arrow_stream::with_input_cte(&query, "s"),
-        "WITH t AS NOT MATERIALIZED (SELECT * REPLACE (CAST(\"a b\" AS UTINYINT) AS \"a b\", \
-         CAST(\"c\" AS TINYINT) AS \"c\") FROM \"s\") SELECT 1 FROM t"
-    );
 }

@@ -121,10 +121,10 @@ fn run_query(
     check(cancel)?;
     let mut stmt = conn
         .prepare(sql)
-        .map_err(|err| EngineError::from_query(&err, query))?;
+        .map_err(|err| EngineError::from_query(&err))?;
     let stream = stmt
         .stream_arrow(duckdb::params_from_iter(query.params.iter()))
-        .map_err(|err| EngineError::from_query(&err, query))?;
+        .map_err(|err| EngineError::from_query(&err))?;
     let schema = stream.get_schema();
     match ready.take() {
         Some(ready) => {
@@ -138,7 +138,7 @@ fn run_query(
     let send = |batch: RecordBatch| send_or_cancel(output, Ok(batch), cancel);
     for chunk in stream {
         check(cancel)?;
-        let chunk = chunk.map_err(|err| EngineError::from_query(&err, query))?;
+        let chunk = chunk.map_err(|err| EngineError::from_query(&err))?;
         if let Some(batch) = coalescer.push(chunk)? {
             send(batch)?;
         }
