@@ -131,7 +131,10 @@ async fn serve_ceiling(parquet: &std::path::Path) -> String {
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            // TCP_NODELAY as vastgate's server sets it.
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            ),
     );
     addr
 }
