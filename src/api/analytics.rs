@@ -268,8 +268,8 @@ impl AnalyticsApi {
         method: &str,
     ) -> Result<Response<R::Response>, Status>
     where
-        R: Analytic + Common + Send,
-        R::Response: WithQueryId,
+        R: Analytic + Common + Send + 'static,
+        R::Response: WithQueryId + Send + 'static,
     {
         let tracked = Tracked::start(&self.state, &request, method);
         let req = request.into_inner();
@@ -281,7 +281,7 @@ impl AnalyticsApi {
                 plan.query.max_rows = Some(max_rows.saturating_add(1));
                 Ok(plan)
             };
-            let (mut batches, codes) = run_to_end(&tracked, &req, plan).await?;
+            let (batches, codes) = run_to_end(&tracked, &req, plan).await?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             if rows as u64 > max_rows {
                 return Err(Error::InvalidArgument(format!(
@@ -289,11 +289,20 @@ impl AnalyticsApi {
                      narrow the filter, or stream bulk results with Sql or Arrow Flight"
                 )));
             }
-            if let Some(codes) = codes {
-                batches = codes.decode(batches).map_err(analytics_error)?;
-            }
             tracked.query.add_rows_returned(rows as u64);
-            let mut response = req.decode(&batches).map_err(analytics_error)?;
+            // Decoding is CPU work that grows with the result (a MovingAverage of a million
+            // points takes ~40 ms): off the async workers.
+            let decode = move || {
+                let batches = match codes {
+                    Some(codes) => codes.decode(batches)?,
+                    None => batches,
+                };
+                req.decode(&batches)
+            };
+            let mut response = tokio::task::spawn_blocking(decode)
+                .await
+                .map_err(|err| Error::Internal(format!("decoding the result: {err}")))?
+                .map_err(analytics_error)?;
             response.set_query_id(tracked.query.id().to_owned());
             Ok::<_, Error>(response)
         }
