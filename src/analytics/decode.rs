@@ -52,6 +52,21 @@ impl<'a> Rows<'a> {
         group
     }
 
+    /// Whether row `row` belongs to `group` (as [`Self::group`] would build it), without
+    /// building anything.
+    pub(crate) fn in_group(&self, row: usize, group: &proto::Group) -> bool {
+        self.groups.len() == group.values.len()
+            && self.groups.len() == group.is_null.len()
+            && self.groups.iter().enumerate().all(|(i, array)| {
+                let strings = array.as_string::<i32>();
+                if strings.is_null(row) {
+                    group.is_null[i] && group.values[i].is_empty()
+                } else {
+                    !group.is_null[i] && strings.value(row) == group.values[i]
+                }
+            })
+    }
+
     /// A column as doubles (NULL → `None`).
     pub(crate) fn f64(&self, name: &str) -> Result<F64Column, AnalyticsError> {
         let array = column(self.batch, name, &DataType::Float64)?;
@@ -149,5 +164,34 @@ pub(crate) fn timestamp_from_micros(micros: i64) -> prost_types::Timestamp {
         seconds: micros.div_euclid(1_000_000),
         // In 0..1e9, so the cast cannot truncate.
         nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::StringArray;
+
+    use super::*;
+
+    #[test]
+    fn a_row_is_in_exactly_the_group_built_from_it() {
+        let g0 = StringArray::from(vec![Some("a"), None, Some(""), Some("a"), Some("a")]);
+        let g1 = StringArray::from(vec![Some("x"), Some("x"), Some("x"), None, Some("y")]);
+        let batch = RecordBatch::try_from_iter_with_nullable([
+            ("__g0", Arc::new(g0) as ArrayRef, true),
+            ("__g1", Arc::new(g1) as ArrayRef, true),
+        ])
+        .unwrap();
+        let rows = Rows::new(&batch, 2).unwrap();
+        for row in 0..rows.len() {
+            let group = rows.group(row);
+            for other in 0..rows.len() {
+                // Rows 1 (NULL) and 2 ("") differ in the flag only; 3 and 4 in the second value.
+                assert_eq!(rows.in_group(other, &group), other == row, "{row} {other}");
+            }
+        }
+        let no_groups = Rows::new(&batch, 0).unwrap();
+        assert!(no_groups.in_group(0, &proto::Group::default()));
+        assert!(!no_groups.in_group(0, &rows.group(0)));
     }
 }

@@ -75,13 +75,16 @@ pub fn plan(
 }
 
 /// Builds the response from the result of [`plan`]'s query. Points are encoded as they are
-/// read (see [`proto::PointWriter`]): a response can hold a million of them.
+/// read (see [`proto::PointWriter`]): a response can hold a million of them. One point is
+/// reused, its group rebuilt only where the group changes (rows come ordered by group), so
+/// no point allocates.
 pub fn decode(
     batches: &[RecordBatch],
     req: &proto::MovingAverageRequest,
 ) -> Result<proto::MovingAverageResponse, AnalyticsError> {
     let mut points =
         proto::PointWriter::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    let mut point = proto::MovingAveragePoint::default();
     for batch in batches {
         let rows = Rows::new(batch, req.group_by.len())?;
         let (time, value, average) = (rows.i64("__t")?, rows.f64("__v")?, rows.f64("__avg")?);
@@ -90,13 +93,14 @@ pub fn decode(
                 .get(row)
                 .ok_or_else(|| AnalyticsError::Internal("NULL time".to_owned()))?;
             let v = value.get(row);
-            points.push(&proto::MovingAveragePoint {
-                group: Some(rows.group(row)),
-                time: Some(timestamp_from_micros(t)),
-                value: v.unwrap_or(f64::NAN),
-                average: average.or_nan(row),
-                value_is_null: v.is_none(),
-            });
+            if !point.group.as_ref().is_some_and(|g| rows.in_group(row, g)) {
+                point.group = Some(rows.group(row));
+            }
+            point.time = Some(timestamp_from_micros(t));
+            point.value = v.unwrap_or(f64::NAN);
+            point.average = average.or_nan(row);
+            point.value_is_null = v.is_none();
+            points.push(&point);
         }
     }
     Ok(proto::MovingAverageResponse::from_encoded(
