@@ -109,9 +109,9 @@ pub(crate) fn query_over<T>(
 }
 
 /// The query's SQL (over `t`) with `t AS [NOT] MATERIALIZED (SELECT * FROM <stream_view>)` in
-/// front (`NOT` when it reads `t` [`InputReads::Once`]): joined to the query's own WITH list when it starts with `WITH` or
-/// `WITH RECURSIVE` (as `analytics::sql::validate` leaves user SQL), else as a WITH clause of
-/// its own. A query that defines a CTE `t` itself gets DuckDB's duplicate-name error.
+/// front (`NOT` when it reads `t` [`InputReads::Once`]): joined to the query's own WITH list
+/// when it starts with `WITH` or `WITH RECURSIVE` (as `analytics::sql::validate` leaves user
+/// SQL), else as a WITH clause of its own. A query that defines a CTE `t` itself gets DuckDB's duplicate-name error.
 pub(crate) fn with_input_cte(query: &EngineQuery, stream_view: &str) -> String {
     let materialized = match query.input_reads {
         InputReads::Once => "NOT MATERIALIZED",

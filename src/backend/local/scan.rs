@@ -133,6 +133,7 @@ fn read_split(
         location: table.to_string(),
         message: format!("gathering the filtered rows: {e}"),
     })?;
+    // Whether the consumer is still there no longer matters: nothing is left to read.
     send_all(tx, rest);
     Ok(())
 }
