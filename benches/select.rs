@@ -36,17 +36,45 @@ async fn run(data: PathBuf, parquet: PathBuf) {
 
     println!("| read | rows | seconds | Mrows/s | MB/s (IPC bytes) | vs DuckDB |");
     println!("|---|---|---|---|---|---|");
-    for (label, columns, sql_columns) in [
-        ("all 7 columns", vec![], "*"),
+    let two = || vec!["ts".to_owned(), "temperature".to_owned()];
+    // Every 20th row: the filter keeps a sliver of every read batch.
+    let sensor_3 = proto::Filter {
+        kind: Some(proto::filter::Kind::Compare(proto::Comparison {
+            column: "sensor_id".into(),
+            op: proto::CompareOp::Eq as i32,
+            value: Some(proto::Literal {
+                value: Some(proto::literal::Value::IntValue(3)),
+            }),
+        })),
+    };
+    for (label, columns, filter, sql) in [
+        ("all 7 columns", vec![], None, "*"),
         (
             "2 columns (ts, temperature)",
-            vec!["ts".to_owned(), "temperature".to_owned()],
+            two(),
+            None,
+            "ts, temperature",
+        ),
+        (
+            "2 columns where sensor_id = 3",
+            two(),
+            Some(sensor_3),
             "ts, temperature",
         ),
     ] {
-        let duck = duckdb_read(&parquet, sql_columns);
+        let sql_where = if filter.is_some() {
+            " WHERE sensor_id = 3"
+        } else {
+            ""
+        };
+        let duck = duckdb_read(&parquet, sql, sql_where);
         let ours = best_of(3, || {
-            grpc_select(client.clone(), table.clone(), columns.clone())
+            grpc_select(
+                client.clone(),
+                table.clone(),
+                columns.clone(),
+                filter.clone(),
+            )
         })
         .await;
         for (who, (rows, bytes, secs)) in [
@@ -130,12 +158,14 @@ async fn grpc_select(
     mut client: QueryServiceClient<Channel>,
     table: Option<proto::TableRef>,
     columns: Vec<String>,
+    filter: Option<proto::Filter>,
 ) -> (u64, u64, f64) {
     let started = Instant::now();
     let mut stream = client
         .select(proto::SelectRequest {
             table,
             columns,
+            filter,
             ..Default::default()
         })
         .await
@@ -156,13 +186,14 @@ async fn grpc_select(
     (rows, bytes, started.elapsed().as_secs_f64())
 }
 
-/// Rows, Arrow bytes and seconds of DuckDB reading the Parquet file into Arrow batches: the
-/// faster of `query_arrow` (materialised) and `stream_arrow` (streamed), best of three each.
-fn duckdb_read(parquet: &std::path::Path, columns: &str) -> (u64, u64, f64) {
+/// Rows, Arrow bytes and seconds of DuckDB reading the Parquet file (`sql_where` applied)
+/// into Arrow batches: the faster of `query_arrow` (materialised) and `stream_arrow`
+/// (streamed), best of three each.
+fn duckdb_read(parquet: &std::path::Path, columns: &str, sql_where: &str) -> (u64, u64, f64) {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch("SET threads = 2").unwrap();
     let sql = format!(
-        "SELECT {columns} FROM read_parquet('{}')",
+        "SELECT {columns} FROM read_parquet('{}'){sql_where}",
         parquet.display()
     );
     let mut best = (0, 0, f64::MAX);
