@@ -47,26 +47,24 @@ async fn run(data: PathBuf, parquet: PathBuf) {
             }),
         })),
     };
-    for (label, columns, filter, sql) in [
-        ("all 7 columns", vec![], None, "*"),
+    // The same read twice: as a Select (columns, filter) and as DuckDB SQL (columns, WHERE).
+    for (label, columns, filter, sql, sql_where) in [
+        ("all 7 columns", vec![], None, "*", ""),
         (
             "2 columns (ts, temperature)",
             two(),
             None,
             "ts, temperature",
+            "",
         ),
         (
             "2 columns where sensor_id = 3",
             two(),
             Some(sensor_3),
             "ts, temperature",
+            " WHERE sensor_id = 3",
         ),
     ] {
-        let sql_where = if filter.is_some() {
-            " WHERE sensor_id = 3"
-        } else {
-            ""
-        };
         let duck = duckdb_read(&parquet, sql, sql_where);
         let ours = best_of(3, || {
             grpc_select(
