@@ -73,6 +73,12 @@ fn main() {
                 c.percentiles(proto::PercentilesRequest { table: t, group_by: vec!["region".into()], value_column: "temperature".into(), ..Default::default() }).await.unwrap();
             },
             "SELECT region, count(temperature), quantile_cont(temperature, [0.25, 0.5, 0.75, 0.9, 0.95, 0.99]) FROM {src} GROUP BY region");
+        // Grouped by an integer column, which the engine may narrow to 8 bits.
+        case!("Percentiles (temperature by sensor, 6 quantiles)", "1.5x",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.percentiles(proto::PercentilesRequest { table: t, group_by: vec!["sensor_id".into()], value_column: "temperature".into(), ..Default::default() }).await.unwrap();
+            },
+            "SELECT sensor_id, count(temperature), quantile_cont(temperature, [0.25, 0.5, 0.75, 0.9, 0.95, 0.99]) FROM {src} GROUP BY sensor_id");
         case!("WindowAggregate (1h buckets by region: count avg max p95)", "1.5x",
             |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
                 c.window_aggregate(proto::WindowAggregateRequest { table: t, group_by: vec!["region".into()], time_column: "ts".into(),

@@ -96,14 +96,15 @@ fn every_analytic_answers_the_same_with_narrowed_groups() {
             },
             &data,
         );
-        check(
-            proto::PercentilesRequest {
-                group_by: group_by(),
-                value_column: "v".into(),
-                ..Default::default()
-            },
-            &data,
-        );
+        // Percentiles keep their groups wide (quantiles are slower on DuckDB's
+        // perfect-hash aggregate).
+        let percentiles = proto::PercentilesRequest {
+            group_by: group_by(),
+            value_column: "v".into(),
+            ..Default::default()
+        };
+        let plan = percentiles.plan(&data.schema()).expect("plan");
+        assert!(narrowed(&plan, &data).is_none());
         check(
             proto::CorrelationRequest {
                 group_by: group_by(),

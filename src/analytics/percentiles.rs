@@ -60,7 +60,10 @@ pub fn plan(
         order = groups.order_by(""),
     );
     Ok(AnalyticPlan {
-        narrowable_groups: columns.group_only(),
+        // Not narrowed: an 8-bit group column puts DuckDB on its perfect-hash aggregate, whose
+        // quantile states are far slower to fill and combine than the hash table's. 10M rows
+        // by 20 sensors, DuckDB alone: 0.73 s as UTINYINT against 0.42 s as INTEGER.
+        narrowable_groups: Vec::new(),
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
         codable_groups: groups.codable(),
