@@ -101,6 +101,16 @@ fn main() {
                 c.top_n(proto::TopNRequest { table: t, group_by: vec!["sensor_id".into()], value_column: "temperature".into(), function: "avg".into(), n: 5, ..Default::default() }).await.unwrap();
             },
             "SELECT sensor_id, avg(temperature) a FROM {src} GROUP BY sensor_id ORDER BY a DESC LIMIT 5");
+        case!("TopN (avg temperature per region, top 5)", "-",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.top_n(proto::TopNRequest { table: t, group_by: vec!["region".into()], value_column: "temperature".into(), function: "avg".into(), n: 5, ..Default::default() }).await.unwrap();
+            },
+            "SELECT region, avg(temperature) a FROM {src} GROUP BY region ORDER BY a DESC LIMIT 5");
+        case!("Trend (per region)", "-",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.trend(proto::TrendRequest { table: t, group_by: vec!["region".into()], time_column: "ts".into(), value_column: "temperature".into(), ..Default::default() }).await.unwrap();
+            },
+            "SELECT region, regr_slope(temperature, epoch_us(ts) / 1e6), regr_intercept(temperature, epoch_us(ts) / 1e6), regr_r2(temperature, epoch_us(ts) / 1e6) FROM {src} GROUP BY region");
         case!("Trend (per sensor)", "-",
             |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
                 c.trend(proto::TrendRequest { table: t, group_by: vec!["sensor_id".into()], time_column: "ts".into(), value_column: "temperature".into(), ..Default::default() }).await.unwrap();

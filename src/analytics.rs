@@ -62,6 +62,29 @@ pub struct AnalyticPlan {
     /// as text, so that a narrower integer type shows the same answer
     /// ([`narrowing::NarrowedGroups`]).
     pub narrowable_groups: Vec<String>,
+    /// The SQL to run instead of `query`'s when the group columns are coded, for a query whose
+    /// answer depends on how the group values sort (codes do not sort like the strings).
+    pub coded_sql: Option<CodedSql>,
+}
+
+/// A query's SQL for coded group columns ([`AnalyticPlan::coded_sql`]).
+#[derive(Debug, Clone)]
+pub struct CodedSql {
+    /// Runs in place of the plan's SQL.
+    pub sql: String,
+    /// The most rows a complete result has. The SQL asks for one more: a result that has it
+    /// is cut short, and the request runs again over the strings.
+    pub max_rows: usize,
+}
+
+impl AnalyticPlan {
+    /// Puts the coded SQL, if the plan has one, in place of its SQL, for a run over coded
+    /// group columns; returns the most rows a complete result of it has.
+    pub fn use_coded_sql(&mut self) -> Option<usize> {
+        let coded = self.coded_sql.take()?;
+        self.query.sql = coded.sql;
+        Some(coded.max_rows)
+    }
 }
 
 /// A typed analytics request: plan it, then decode the engine's result into its response.

@@ -113,6 +113,7 @@ pub fn plan(
         },
         // Anomaly rows are ordered by a rank of the group values computed inside the query.
         codable_groups: Vec::new(),
+        coded_sql: None,
     })
 }
 

@@ -149,6 +149,7 @@ pub fn plan(
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
         codable_groups: groups.codable(),
+        coded_sql: None,
     })
 }
 

@@ -185,5 +185,6 @@ pub fn plan(
             input_reads: InputReads::Any,
         },
         codable_groups: Vec::new(),
+        coded_sql: None,
     })
 }

@@ -74,7 +74,14 @@ where
             .map(|b| codes.encode(b.clone()).expect("coding"))
             .collect();
         let serial = pool_with_threads(1);
-        let result = execute(&serial, &plan, &codes.schema(), &coded);
+        let mut coded_plan = plan.clone();
+        let max_rows = coded_plan.use_coded_sql();
+        let result = execute(&serial, &coded_plan, &codes.schema(), &coded);
+        let rows: usize = result.iter().map(RecordBatch::num_rows).sum();
+        assert!(
+            max_rows.is_none_or(|max| rows <= max),
+            "the coded result was cut short"
+        );
         let with_codes = as_client(req, &codes.decode(result).expect("decoding codes"));
         let without = as_client(req, &execute(&serial, &plan, &projected_schema, &projected));
         // Compared as text: NaN (a group with one row) is not equal to itself.

@@ -1,11 +1,20 @@
 //! TopN: aggregate a value per group (count sum avg min max), keep the top N groups by it
 //! (or the bottom N); ties are broken by the group values, ascending, so the order is
 //! deterministic.
+//!
+//! String groups are coded ([`group_codes`](super::group_codes)): DuckDB hashing the strings
+//! of an Arrow stream was most of the time (top 5 regions by average of 10M rows: 0.18 s
+//! against DuckDB's 0.035 s on Parquet). Codes do not sort like their strings, so the coded
+//! query keeps every group tied with the N-th (`rank() <= N`) and [`decode`] breaks the ties
+//! by the decoded strings. A result with more than [`TIED_ROWS`] extra rows is cut short and
+//! the request runs again over the strings.
+
+use std::cmp::Ordering;
 
 use arrow::{array::RecordBatch, datatypes::Schema};
 
 use super::{
-    AnalyticPlan, AnalyticsError,
+    AnalyticPlan, AnalyticsError, CodedSql,
     columns::{Columns, invalid},
     decode::Rows,
 };
@@ -19,6 +28,9 @@ mod tests;
 
 /// Largest N.
 pub const MAX_N: u32 = 10_000;
+
+/// Groups tied with the N-th that a coded result may add to its N rows.
+pub const TIED_ROWS: usize = 10_000;
 
 /// Validates `req` and builds the scan and SQL.
 pub fn plan(req: &proto::TopNRequest, schema: &Schema) -> Result<AnalyticPlan, AnalyticsError> {
@@ -52,12 +64,30 @@ pub fn plan(req: &proto::TopNRequest, schema: &Schema) -> Result<AnalyticPlan, A
         order = order(&groups, direction),
         n = req.n,
     );
+    let codable_groups = groups.codable();
+    let coded_sql = (!codable_groups.is_empty()).then(|| {
+        let max_rows = req.n as usize + TIED_ROWS;
+        CodedSql {
+            sql: format!(
+                "SELECT {g_text}__v FROM (\
+                   SELECT {g}CAST({aggregate} AS DOUBLE) AS __v FROM t{group_by}\
+                 ) QUALIFY rank() OVER (ORDER BY __v {direction} NULLS LAST) <= {n} \
+                 ORDER BY __v {direction} NULLS LAST LIMIT {limit}",
+                g_text = groups.select_text(),
+                g = groups.list_comma(),
+                group_by = groups.group_by(),
+                n = req.n,
+                limit = max_rows + 1,
+            ),
+            max_rows,
+        }
+    });
     Ok(AnalyticPlan {
         narrowable_groups: columns.group_only(),
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
-        // Ties are broken by the group values inside the query: they must be the strings.
-        codable_groups: Vec::new(),
+        codable_groups,
+        coded_sql,
     })
 }
 
@@ -72,21 +102,43 @@ pub fn decode(
     batches: &[RecordBatch],
     req: &proto::TopNRequest,
 ) -> Result<proto::TopNResponse, AnalyticsError> {
-    let mut out = Vec::new();
+    let mut ranked: Vec<(Option<f64>, proto::Group)> = Vec::new();
     for batch in batches {
         let rows = Rows::new(batch, req.group_by.len())?;
         let value = rows.f64("__v")?;
         for row in 0..rows.len() {
-            let rank = u32::try_from(out.len() + 1).unwrap_or(u32::MAX);
-            out.push(proto::TopNRow {
-                group: Some(rows.group(row)),
-                value: value.or_nan(row),
-                rank,
-            });
+            ranked.push((value.get(row), rows.group(row)));
         }
     }
+    // By value as the query orders: stable, so ties keep the order the rows came in, which
+    // is the group values' (the query's own ORDER BY, or `GroupCodes::decode` putting a coded
+    // result in string order, when the coded query left the ties at the N-th unbroken).
+    ranked.sort_by(|(a, _), (b, _)| match (a, b) {
+        (Some(a), Some(b)) if req.ascending => sql_order(*a, *b),
+        (Some(a), Some(b)) => sql_order(*b, *a),
+        // NULL aggregates last either way.
+        (a, b) => a.is_none().cmp(&b.is_none()),
+    });
+    ranked.truncate(req.n as usize);
+    let rows = ranked
+        .into_iter()
+        .zip(1..)
+        .map(|((value, group), rank)| proto::TopNRow {
+            group: Some(group),
+            value: value.unwrap_or(f64::NAN),
+            rank,
+        })
+        .collect();
     Ok(proto::TopNResponse {
-        rows: out,
+        rows,
         query_id: String::new(),
     })
+}
+
+/// Doubles as DuckDB sorts them: NaN above every number, -0.0 equal to 0.0.
+fn sql_order(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+        (a_nan, b_nan) => a_nan.cmp(&b_nan),
+    }
 }

@@ -33,6 +33,7 @@ pub fn plan(req: &proto::TrendRequest, schema: &Schema) -> Result<AnalyticPlan, 
         columns: columns.into_names(),
         query: EngineQuery::new(sql).reading_input_once(),
         codable_groups: groups.codable(),
+        coded_sql: None,
     })
 }
 

@@ -131,6 +131,7 @@ pub fn plan(
             input_reads: InputReads::Once,
         },
         codable_groups: groups.codable(),
+        coded_sql: None,
     })
 }
 

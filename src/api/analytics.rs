@@ -117,8 +117,22 @@ fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
 /// ([`GroupCodes`]): only where the result is decoded afterwards, not where it is streamed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Coding {
+    /// Also with a plan's coded SQL ([`AnalyticPlan::coded_sql`]), whose result only the
+    /// typed decode finishes: the typed RPCs.
     Allowed,
+    /// Only where the plan's own SQL runs over the codes: a Flight command's result is sent
+    /// as the query gives it.
+    SameSql,
     Off,
+}
+
+/// A started analytics query.
+struct Started {
+    output: EngineOutput,
+    /// The codes of the input's group columns, to decode the result with.
+    codes: Option<GroupCodes>,
+    /// Running the plan's coded SQL: the most rows its complete result has.
+    coded_max_rows: Option<usize>,
 }
 
 /// Whether small integer group columns may reach the engine narrowed to 8 bits
@@ -132,8 +146,8 @@ enum Narrowing {
 
 /// Plans the request, scans its columns and starts the DuckDB query. A dry run feeds no rows:
 /// it validates the request and yields the result schema (Flight's GetFlightInfo). With
-/// [`Coding::Allowed`] and a plan that allows it, the input's group columns are coded and the
-/// codes to decode the result with come back too.
+/// [`Coding`] and a plan that allow it, the input's group columns are coded and the codes to
+/// decode the result with come back too.
 async fn start<R: Common>(
     tracked: &Tracked,
     request: &R,
@@ -141,11 +155,11 @@ async fn start<R: Common>(
     dry_run: bool,
     coding: Coding,
     narrowing: Narrowing,
-) -> Result<(EngineOutput, Option<GroupCodes>), Error> {
+) -> Result<Started, Error> {
     let state = &tracked.state;
     // One catalog lookup: the analytic's plan needs the schema before the read is planned.
     let (table, meta) = read::describe(tracked, request.table(), request.hints()).await?;
-    let plan = plan_fn(&meta.schema).map_err(analytics_error)?;
+    let mut plan = plan_fn(&meta.schema).map_err(analytics_error)?;
     let mut scan = read::plan_read(
         tracked,
         table,
@@ -160,12 +174,17 @@ async fn start<R: Common>(
     )?;
     let mut schema = Arc::clone(&scan.output_schema);
     let codes = match coding {
-        Coding::Allowed if !dry_run => {
-            GroupCodes::new(&schema, &plan.codable_groups).map_err(analytics_error)?
+        _ if dry_run => Ok(None),
+        Coding::Allowed => GroupCodes::new(&schema, &plan.codable_groups),
+        Coding::SameSql if plan.coded_sql.is_none() => {
+            GroupCodes::new(&schema, &plan.codable_groups)
         }
-        _ => None,
-    };
+        Coding::SameSql | Coding::Off => Ok(None),
+    }
+    .map_err(analytics_error)?;
+    let mut coded_max_rows = None;
     if let Some(codes) = &codes {
+        coded_max_rows = plan.use_coded_sql();
         schema = codes.schema();
         // The coder takes dictionary arrays too, and codes each Parquet dictionary entry once.
         let table_schema = &scan.meta.schema;
@@ -227,38 +246,55 @@ async fn start<R: Common>(
         )
         .await
         .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
-    Ok((output, codes))
+    Ok(Started {
+        output,
+        codes,
+        coded_max_rows,
+    })
 }
 
 /// Runs the request's query to the end ([`start`], then collect). When a group column narrowed
 /// from the table's statistics meets a value outside them — the table changed under its cached
 /// metadata — the cached metadata is dropped and the request runs once more without
-/// narrowing, so the client gets its answer, not an error.
+/// narrowing, so the client gets its answer, not an error. Likewise, a result of a plan's
+/// coded SQL that is cut short runs once more over the strings.
 async fn run_to_end<R: Common>(
     tracked: &Tracked,
     request: &R,
     plan_fn: impl Fn(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
 ) -> Result<(Vec<RecordBatch>, Option<GroupCodes>), Error> {
     let plan_fn = &plan_fn;
-    let attempt = |narrowing| async move {
-        let (output, codes) =
-            start(tracked, request, plan_fn, false, Coding::Allowed, narrowing).await?;
-        let batches = output
+    // `None`: a coded result cut short.
+    let attempt = |coding, narrowing| async move {
+        let started = start(tracked, request, plan_fn, false, coding, narrowing).await?;
+        let batches = started
+            .output
             .collect()
             .await
             .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
-        Ok::<_, Error>((batches, codes))
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if started.coded_max_rows.is_some_and(|max| rows > max) {
+            return Ok(None);
+        }
+        Ok::<_, Error>(Some((batches, started.codes)))
     };
-    match attempt(Narrowing::Allowed).await {
+    let first = match attempt(Coding::Allowed, Narrowing::Allowed).await {
         Err(Error::StaleMetadata(message)) => {
             tracing::warn!(%message, "narrowed group column out of its statistics; running again");
             if let Ok(table) = convert::table_ref(request.table()) {
                 tracked.state.catalog.invalidate(Some(&table)).await;
             }
-            attempt(Narrowing::Off).await
+            attempt(Coding::Allowed, Narrowing::Off).await?
         }
-        other => other,
+        other => other?,
+    };
+    if let Some(done) = first {
+        return Ok(done);
     }
+    tracing::debug!("coded result cut short; running again over the group strings");
+    attempt(Coding::Off, Narrowing::Off).await?.ok_or_else(|| {
+        Error::Internal("a result without group codes was taken for a coded one".to_owned())
+    })
 }
 
 impl AnalyticsApi {
@@ -394,7 +430,7 @@ impl AnalyticsService for AnalyticsApi {
             Narrowing::Off,
         );
         let output = match planned.await {
-            Ok((output, _)) => output,
+            Ok(started) => started.output,
             Err(err) => {
                 let status = Status::from(err.clone());
                 tracked.finish::<()>(&Err(err));
@@ -442,7 +478,7 @@ pub(crate) async fn run_command(
 ) -> Result<CommandOutput, Error> {
     use proto::flight_command::Command;
     // With `Coding::Off` the result streams as the query yields it, group values as strings.
-    // With `Coding::Allowed` (analytics with one result row, or one per bin, per group, whose
+    // With `Coding::SameSql` (analytics with one result row, or one per bin, per group, whose
     // result DuckDB's aggregate holds whole anyway) a coded result is collected, its group
     // codes decoded, then sent.
     async fn run<R: Common>(
@@ -452,7 +488,7 @@ pub(crate) async fn run_command(
         dry_run: bool,
         coding: Coding,
     ) -> Result<CommandOutput, Error> {
-        let (output, codes) =
+        let Started { output, codes, .. } =
             start(tracked, request, plan_fn, dry_run, coding, Narrowing::Off).await?;
         let Some(codes) = codes else {
             return Ok(CommandOutput::streamed(output));
@@ -472,7 +508,7 @@ pub(crate) async fn run_command(
             .boxed();
         Ok(CommandOutput { schema, batches })
     }
-    let (streamed, per_group) = (Coding::Off, Coding::Allowed);
+    let (streamed, per_group) = (Coding::Off, Coding::SameSql);
     let max = tracked.state.config.engine.max_result_rows;
     match command {
         Command::Sql(r) => {

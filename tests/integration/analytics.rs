@@ -220,6 +220,29 @@ async fn histogram_top_n_window_match_duckdb() {
             assert_eq!(group(&row.group), want[0].clone().unwrap());
             assert!(close(row.value, f(&want[1])));
         }
+        // By a string column (its groups coded), bottom N.
+        let got = client
+            .top_n(proto::TopNRequest {
+                table: sensors(),
+                group_by: vec!["region".into()],
+                value_column: "temperature".into(),
+                function: "max".into(),
+                n: 2,
+                ascending: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let expected = duck(
+            "SELECT region, max(temperature) AS m FROM s GROUP BY region ORDER BY m ASC, region LIMIT 2",
+        );
+        assert_eq!(got.rows.len(), 2);
+        for (i, (row, want)) in got.rows.iter().zip(&expected).enumerate() {
+            assert_eq!(row.rank as usize, i + 1);
+            assert_eq!(group(&row.group), want[0].clone().unwrap());
+            assert!(close(row.value, f(&want[1])));
+        }
 
         let day = 1_767_225_600i64;
         let got = client
@@ -576,4 +599,89 @@ async fn a_group_range_from_stale_statistics_is_run_again_on_fresh_metadata() {
         .unwrap()
         .into_inner();
     assert_eq!((stats.hits, stats.misses), (1, 2), "{stats:?}");
+}
+
+/// Writes table `s.names` (`name` Utf8) into `dir` as one Parquet file.
+fn write_names_table(dir: &std::path::Path, names: &[String]) {
+    use arrow::array::{RecordBatch, StringArray};
+    let table = dir.join("s");
+    std::fs::create_dir_all(&table).unwrap();
+    let batch = RecordBatch::try_from_iter(vec![(
+        "name",
+        std::sync::Arc::new(StringArray::from(names.to_vec())) as arrow::array::ArrayRef,
+    )])
+    .unwrap();
+    let file = std::fs::File::create(table.join("names.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// TopN by a string column counts per group code; the coded query keeps every group tied
+/// with the N-th, and the ties are broken by the strings after decoding. With more ties than
+/// a coded result may carry, the request runs again over the strings: the rows are scanned
+/// twice and the answer is the same.
+#[tokio::test]
+async fn top_n_ties_over_group_codes_are_broken_by_the_strings() {
+    const DISTINCT: usize = vastgate::analytics::top_n::TIED_ROWS + 10;
+    let dir = tempfile::tempdir().unwrap();
+    // Written in descending order, so that codes (numbered by arrival) sort against the
+    // strings; "n05000" three times, "n07000" twice, every other name once.
+    let mut names: Vec<String> = (0..DISTINCT).rev().map(|i| format!("n{i:05}")).collect();
+    names.extend(["n05000", "n05000", "n07000"].map(str::to_owned));
+    write_names_table(dir.path(), &names);
+    let server = TestServer::over(dir.path(), "").await;
+    let mut client = server.analytics().await;
+    let table = Some(proto::TableRef {
+        bucket: String::new(),
+        schema: "s".into(),
+        table: "names".into(),
+    });
+    let top = |n: u32, ascending: bool| proto::TopNRequest {
+        table: table.clone(),
+        group_by: vec!["name".into()],
+        function: "count".into(),
+        n,
+        ascending,
+        ..Default::default()
+    };
+    let counts = |rows: &[proto::TopNRow]| -> Vec<(String, f64, u32)> {
+        rows.iter()
+            .map(|r| (group(&r.group), r.value, r.rank))
+            .collect()
+    };
+    let rows_scanned = || async {
+        let queries = server
+            .admin()
+            .await
+            .list_queries(proto::ListQueriesRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        queries.recent.first().unwrap().rows_scanned
+    };
+    let rows = names.len() as u64;
+
+    // Two ties at the 3rd place ("n00000" and "n00001" among 10,008 names counted once).
+    let got = client.top_n(top(4, false)).await.unwrap().into_inner();
+    let want = [
+        ("n05000".to_owned(), 3.0, 1),
+        ("n07000".to_owned(), 2.0, 2),
+        ("n00000".to_owned(), 1.0, 3),
+        ("n00001".to_owned(), 1.0, 4),
+    ];
+    assert_eq!(counts(&got.rows), want);
+    assert_eq!(rows_scanned().await, 2 * rows, "run again over the strings");
+
+    // The bottom 2: ties among all but two groups, again more than a coded result carries.
+    let got = client.top_n(top(2, true)).await.unwrap().into_inner();
+    assert_eq!(
+        counts(&got.rows),
+        [("n00000".to_owned(), 1.0, 1), ("n00001".to_owned(), 1.0, 2)]
+    );
+
+    // Few ties: the coded result is complete, scanned once.
+    let got = client.top_n(top(2, false)).await.unwrap().into_inner();
+    assert_eq!(counts(&got.rows), want[..2]);
+    assert_eq!(rows_scanned().await, rows, "one run over the codes");
 }

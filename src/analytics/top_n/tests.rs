@@ -121,3 +121,48 @@ fn empty_input_and_validation() {
             .contains("numeric")
     );
 }
+
+#[test]
+fn nan_ranks_above_every_number_and_ties_go_by_group() {
+    // Per group: x NaN, y +inf, w 5, z 5 (and -0.0 equal to 0.0 for u and v).
+    let data = batch(vec![
+        (
+            "g",
+            strs(&[
+                Some("z"),
+                Some("y"),
+                Some("x"),
+                Some("w"),
+                Some("v"),
+                Some("u"),
+            ]),
+        ),
+        (
+            "v",
+            f64s(&[
+                Some(5.0),
+                Some(f64::INFINITY),
+                Some(f64::NAN),
+                Some(5.0),
+                Some(-0.0),
+                Some(0.0),
+            ]),
+        ),
+    ]);
+    let top = summary(&run(&req("max", 3, false), &data).unwrap());
+    assert_eq!((top[0].0.as_str(), top[0].2), ("x", 1));
+    assert!(top[0].1.is_nan());
+    assert_eq!(
+        top[1..],
+        [("y".into(), f64::INFINITY, 2), ("w".into(), 5.0, 3)]
+    );
+    let bottom = summary(&run(&req("max", 3, true), &data).unwrap());
+    assert_eq!(
+        bottom,
+        [
+            ("u".into(), 0.0, 1),
+            ("v".into(), 0.0, 2),
+            ("w".into(), 5.0, 3)
+        ]
+    );
+}
