@@ -121,6 +121,11 @@ fn main() {
                 c.detect_anomalies(proto::DetectAnomaliesRequest { table: t, group_by: vec!["sensor_id".into()], time_column: "ts".into(), value_column: "temperature".into(), threshold: 3.0, ..Default::default() }).await.unwrap();
             },
             "SELECT * FROM (SELECT sensor_id, ts, temperature, (temperature - avg(temperature) OVER w) / stddev_samp(temperature) OVER w AS z FROM {src} WINDOW w AS (PARTITION BY sensor_id)) WHERE abs(z) >= 3");
+        case!("DetectAnomalies (z ≥ 3 per region)", "-",
+            |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
+                c.detect_anomalies(proto::DetectAnomaliesRequest { table: t, group_by: vec!["region".into()], time_column: "ts".into(), value_column: "temperature".into(), threshold: 3.0, ..Default::default() }).await.unwrap();
+            },
+            "SELECT * FROM (SELECT region, ts, temperature, (temperature - avg(temperature) OVER w) / stddev_samp(temperature) OVER w AS z FROM {src} WINDOW w AS (PARTITION BY region)) WHERE abs(z) >= 3");
         case!("MovingAverage (100 rows, sensor 3)", "2x",
             |mut c: AnalyticsServiceClient<tonic::transport::Channel>, t| async move {
                 let filter = Some(proto::Filter { kind: Some(proto::filter::Kind::Compare(proto::Comparison { column: "sensor_id".into(), op: proto::CompareOp::Eq as i32,

@@ -111,8 +111,10 @@ pub fn plan(
             max_rows: None,
             input_reads: InputReads::Once,
         },
-        // Anomaly rows are ordered by a rank of the group values computed inside the query.
-        codable_groups: Vec::new(),
+        // Over codes, the rank keeps each group's rows together in code order, and the count
+        // row (NULL groups, first) joins the NULL group's block if there is one;
+        // `GroupCodes::decode` puts the blocks in string order.
+        codable_groups: groups.codable(),
         coded_sql: None,
     })
 }

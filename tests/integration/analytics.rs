@@ -340,6 +340,41 @@ async fn anomalies_and_moving_average_match_duckdb() {
             assert!(close(o.2, f(&want[2])));
         }
 
+        // By a string column (its groups coded), in the response's own order: by region,
+        // then time. A trailing window of 50 rows, ordered by time and value.
+        let got = client
+            .detect_anomalies(proto::DetectAnomaliesRequest {
+                table: sensors(),
+                group_by: vec!["region".into()],
+                time_column: "ts".into(),
+                value_column: "temperature".into(),
+                threshold: 3.0,
+                window_rows: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let expected = duck(
+            "SELECT region, epoch_us(ts), z FROM (SELECT region, ts, temperature, \
+             (temperature - avg(temperature) OVER w) / stddev_samp(temperature) OVER w AS z \
+             FROM s WHERE temperature IS NOT NULL \
+             WINDOW w AS (PARTITION BY region ORDER BY ts, temperature \
+             ROWS BETWEEN 49 PRECEDING AND CURRENT ROW)) \
+             WHERE abs(z) >= 3 ORDER BY region, ts, temperature",
+        );
+        assert!(!expected.is_empty(), "the demo data has injected spikes");
+        assert_eq!(got.anomalies.len(), expected.len());
+        for (a, want) in got.anomalies.iter().zip(&expected) {
+            let t = a.time.as_ref().unwrap();
+            assert_eq!(group(&a.group), want[0].clone().unwrap());
+            assert_eq!(
+                (t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000).to_string(),
+                want[1].clone().unwrap()
+            );
+            assert!(close(a.z_score, f(&want[2])));
+        }
+
         let got = client
             .moving_average(proto::MovingAverageRequest {
                 table: sensors(),
