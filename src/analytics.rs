@@ -62,6 +62,10 @@ pub struct AnalyticPlan {
     /// as text, so that a narrower integer type shows the same answer
     /// ([`narrowing::NarrowedGroups`]).
     pub narrowable_groups: Vec<String>,
+    /// Whether the query is faster with its group columns as 8-bit integers (narrowed
+    /// integers, [`group_codes::CodeWidth::Narrow`] codes), which DuckDB groups by array index
+    /// (its perfect-hash aggregate); false where that aggregate is slower than hashing.
+    pub eight_bit_groups: bool,
     /// The SQL to run instead of `query`'s when the group columns are coded, for a query whose
     /// answer depends on how the group values sort (codes do not sort like the strings).
     pub coded_sql: Option<CodedSql>,

@@ -38,6 +38,11 @@ pub enum Error {
     /// and runs the request again on fresh metadata (`api::analytics::run_to_end`).
     #[error("{0}")]
     StaleMetadata(String),
+    /// A group column met more distinct values than the narrow codes it was given. The typed
+    /// analytics path catches it and runs the request again with the column coded wide
+    /// (`api::analytics::run_to_end`).
+    #[error("{0}")]
+    TooManyGroupValues(crate::analytics::group_codes::TooManyGroupValues),
     /// A bug or an unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -58,7 +63,7 @@ impl From<Error> for tonic::Status {
             Error::Overloaded(_) => Code::ResourceExhausted,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Error::Unimplemented(_) => Code::Unimplemented,
-            Error::StaleMetadata(_) => Code::Aborted,
+            Error::StaleMetadata(_) | Error::TooManyGroupValues(_) => Code::Aborted,
             Error::Internal(_) => Code::Internal,
         };
         match code {

@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Instant};
 
 use crate::{
+    analytics::group_codes::WideGroupColumns,
     backend::{Backend, local::LocalBackend, vast::VastBackend},
     catalog::Catalog,
     config::{BackendKind, Config},
@@ -28,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Running and recent queries.
     pub queries: QueryLog,
+    /// String group columns known to need wide codes.
+    pub wide_group_columns: WideGroupColumns,
     /// When the service started.
     pub started: Instant,
 }
@@ -71,6 +74,7 @@ impl AppState {
             engine,
             metrics,
             queries,
+            wide_group_columns: WideGroupColumns::default(),
             started: Instant::now(),
         }))
     }

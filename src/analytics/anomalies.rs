@@ -116,6 +116,7 @@ pub fn plan(
         // `GroupCodes::decode` puts the blocks in string order.
         codable_groups: groups.codable(),
         coded_sql: None,
+        eight_bit_groups: true,
     })
 }
 

@@ -72,6 +72,7 @@ pub fn plan(
         query: EngineQuery::new(sql).reading_input_once(),
         codable_groups: groups.codable(),
         coded_sql: None,
+        eight_bit_groups: true,
     })
 }
 

@@ -186,5 +186,6 @@ pub fn plan(
         },
         codable_groups: Vec::new(),
         coded_sql: None,
+        eight_bit_groups: false,
     })
 }

@@ -13,7 +13,9 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Analytic, AnalyticPlan, AnalyticsError, group_codes::GroupCodes, narrowing::NarrowedGroups,
+    Analytic, AnalyticPlan, AnalyticsError,
+    group_codes::{CodeWidth, GroupCodes},
+    narrowing::NarrowedGroups,
 };
 use crate::{
     config::EngineConfig,
@@ -65,7 +67,16 @@ where
     let plan = req.plan(&schema)?;
     let (projected_schema, projected) = planned_columns(&plan, &schema, batches);
     let answer = as_client(req, &execute(&pool(), &plan, &projected_schema, &projected));
-    let codes = GroupCodes::new(&projected_schema, &plan.codable_groups)
+    // Narrow codes where the service would give them and they hold every value.
+    let width = |column: &str| {
+        let fits = distinct_values(&projected, column) <= 256;
+        if plan.eight_bit_groups && fits {
+            CodeWidth::Narrow
+        } else {
+            CodeWidth::Wide
+        }
+    };
+    let codes = GroupCodes::new(&projected_schema, &plan.codable_groups, width)
         .expect("codable groups are string columns");
     if let Some(codes) = codes {
         let codes = codes.numbered_against_string_order(&projected);
@@ -95,7 +106,8 @@ where
         &projected_schema,
         &plan.narrowable_groups,
         &int_ranges(&projected),
-    );
+    )
+    .filter(|_| plan.eight_bit_groups);
     if let Some(narrowed) = narrowed {
         let narrow_batches: Vec<RecordBatch> = projected
             .iter()
@@ -114,6 +126,25 @@ where
         );
     }
     answer
+}
+
+/// How many distinct values `column` has in `batches` (NULL aside).
+fn distinct_values(batches: &[RecordBatch], column: &str) -> usize {
+    let mut values = std::collections::BTreeSet::new();
+    for batch in batches {
+        let Some(array) = batch.column_by_name(column) else {
+            continue;
+        };
+        let strings = arrow::compute::cast(array, &DataType::Utf8).expect("strings");
+        values.extend(
+            strings
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_owned),
+        );
+    }
+    values.len()
 }
 
 /// The range of every integer column's values in `batches`, as Parquet statistics give it

@@ -88,6 +88,7 @@ pub fn plan(req: &proto::TopNRequest, schema: &Schema) -> Result<AnalyticPlan, A
         query: EngineQuery::new(sql).reading_input_once(),
         codable_groups,
         coded_sql,
+        eight_bit_groups: true,
     })
 }
 

@@ -34,6 +34,7 @@ pub fn plan(req: &proto::TrendRequest, schema: &Schema) -> Result<AnalyticPlan, 
         query: EngineQuery::new(sql).reading_input_once(),
         codable_groups: groups.codable(),
         coded_sql: None,
+        eight_bit_groups: true,
     })
 }
 

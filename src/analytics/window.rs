@@ -132,6 +132,7 @@ pub fn plan(
         },
         codable_groups: groups.codable(),
         coded_sql: None,
+        eight_bit_groups: true,
     })
 }
 

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     analytics::{
         Analytic, AnalyticPlan, AnalyticsError,
-        group_codes::GroupCodes,
+        group_codes::{CodeWidth, CodingError, GroupCodes, TooManyGroupValues},
         narrowing::{NarrowedGroups, NarrowingError, OutsideStatistics},
     },
     engine::{EngineError, EngineInput, EngineOutput},
@@ -106,7 +106,10 @@ fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
             Ok(exec) => reason.exec_error(*exec),
             Err(other) => match other.downcast::<OutsideStatistics>() {
                 Ok(stale) => Error::StaleMetadata(stale.to_string()),
-                Err(other) => Error::Internal(format!("analytics input: {other}")),
+                Err(other) => match other.downcast::<TooManyGroupValues>() {
+                    Ok(full) => Error::TooManyGroupValues(*full),
+                    Err(other) => Error::Internal(format!("analytics input: {other}")),
+                },
             },
         },
         EngineError::Internal(m) => Error::Internal(m),
@@ -118,11 +121,13 @@ fn engine_error(reason: &CancelReason, err: EngineError) -> Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Coding {
     /// Also with a plan's coded SQL ([`AnalyticPlan::coded_sql`]), whose result only the
-    /// typed decode finishes: the typed RPCs.
+    /// typed decode finishes, and with narrow codes where the plan wants
+    /// [`eight_bit_groups`](AnalyticPlan::eight_bit_groups) and the column is not known to
+    /// need wide ones: the typed RPCs, which can run again ([`run_to_end`]).
     Allowed,
-    /// Only where the plan's own SQL runs over the codes: a Flight command's result is sent
-    /// as the query gives it.
-    SameSql,
+    /// Wide codes, only where the plan's own SQL runs over them: a Flight command's result is
+    /// sent as the query gives it.
+    Wide,
     Off,
 }
 
@@ -175,11 +180,22 @@ async fn start<R: Common>(
     let mut schema = Arc::clone(&scan.output_schema);
     let codes = match coding {
         _ if dry_run => Ok(None),
-        Coding::Allowed => GroupCodes::new(&schema, &plan.codable_groups),
-        Coding::SameSql if plan.coded_sql.is_none() => {
-            GroupCodes::new(&schema, &plan.codable_groups)
+        Coding::Allowed => {
+            // The same table key as `run_to_end` remembers wide columns by.
+            let table = convert::table_ref(request.table())?;
+            let known = &state.wide_group_columns;
+            GroupCodes::new(&schema, &plan.codable_groups, |column| {
+                if plan.eight_bit_groups {
+                    known.width(&table, column)
+                } else {
+                    CodeWidth::Wide
+                }
+            })
         }
-        Coding::SameSql | Coding::Off => Ok(None),
+        Coding::Wide if plan.coded_sql.is_none() => {
+            GroupCodes::new(&schema, &plan.codable_groups, |_| CodeWidth::Wide)
+        }
+        Coding::Wide | Coding::Off => Ok(None),
     }
     .map_err(analytics_error)?;
     let mut coded_max_rows = None;
@@ -196,10 +212,10 @@ async fn start<R: Common>(
     }
     // Integer columns only, so independent of the string columns' codes.
     let narrowed = match narrowing {
-        Narrowing::Allowed => {
+        Narrowing::Allowed if plan.eight_bit_groups => {
             NarrowedGroups::new(&schema, &plan.narrowable_groups, &scan.meta.int_ranges)
         }
-        Narrowing::Off => None,
+        Narrowing::Allowed | Narrowing::Off => None,
     };
     if let Some(narrowed) = &narrowed {
         tracing::debug!(columns = ?narrowed.columns(), "group columns narrowed to 8 bits");
@@ -219,9 +235,21 @@ async fn start<R: Common>(
             .boxed()
     };
     if let Some(codes) = &codes {
+        let narrow = codes.narrow_columns();
+        if !narrow.is_empty() {
+            tracing::debug!(columns = ?narrow, "group columns coded in 8 bits");
+        }
         let codes = codes.clone();
         batches = batches
-            .map(move |item| item.and_then(|batch| Ok(codes.encode(batch)?)))
+            .map(move |item| {
+                item.and_then(|batch| {
+                    codes.encode(batch).map_err(|err| match err {
+                        // Kept as its own type: `engine_error` turns it into a retry.
+                        CodingError::TooManyValues(full) => Box::new(full) as BoxError,
+                        CodingError::Arrow(other) => Box::new(other),
+                    })
+                })
+            })
             .boxed();
     }
     if let Some(narrowed) = narrowed {
@@ -253,11 +281,16 @@ async fn start<R: Common>(
     })
 }
 
-/// Runs the request's query to the end ([`start`], then collect). When a group column narrowed
-/// from the table's statistics meets a value outside them — the table changed under its cached
-/// metadata — the cached metadata is dropped and the request runs once more without
-/// narrowing, so the client gets its answer, not an error. Likewise, a result of a plan's
-/// coded SQL that is cut short runs once more over the strings.
+/// Runs the request's query to the end ([`start`], then collect), and once more when an
+/// optimistic choice of [`start`] does not hold:
+/// - a group column narrowed from the table's statistics meets a value outside them (the
+///   table changed under its cached metadata): the cached metadata is dropped and the request
+///   runs without narrowing;
+/// - a column given narrow codes has more distinct values than they hold: it is remembered
+///   ([`WideGroupColumns`](crate::analytics::group_codes::WideGroupColumns)) and coded wide;
+/// - the plan's coded SQL left a result cut short: the request runs over the strings.
+///
+/// So the client gets its answer, not an error.
 async fn run_to_end<R: Common>(
     tracked: &Tracked,
     request: &R,
@@ -278,20 +311,35 @@ async fn run_to_end<R: Common>(
         }
         Ok::<_, Error>(Some((batches, started.codes)))
     };
-    let first = match attempt(Coding::Allowed, Narrowing::Allowed).await {
-        Err(Error::StaleMetadata(message)) => {
-            tracing::warn!(%message, "narrowed group column out of its statistics; running again");
-            if let Ok(table) = convert::table_ref(request.table()) {
-                tracked.state.catalog.invalidate(Some(&table)).await;
+    let (mut coding, mut narrowing) = (Coding::Allowed, Narrowing::Allowed);
+    // Each failed attempt gives one choice up for good; a request grouped by several string
+    // columns that all overflow their codes ends in the last, plain attempt.
+    for _ in 0..3 {
+        match attempt(coding, narrowing).await {
+            Ok(Some(done)) => return Ok(done),
+            Ok(None) => {
+                tracing::debug!("coded result cut short; running again over the group strings");
+                coding = Coding::Off;
             }
-            attempt(Coding::Allowed, Narrowing::Off).await?
+            Err(Error::StaleMetadata(message)) => {
+                tracing::warn!(%message, "narrowed group column out of its statistics; running again");
+                if let Ok(table) = convert::table_ref(request.table()) {
+                    tracked.state.catalog.invalidate(Some(&table)).await;
+                }
+                narrowing = Narrowing::Off;
+            }
+            Err(Error::TooManyGroupValues(full)) => {
+                tracing::debug!(%full, "running again with the column coded in 32 bits");
+                let table = convert::table_ref(request.table())?;
+                tracked
+                    .state
+                    .wide_group_columns
+                    .insert(&table, &full.column)
+                    .await;
+            }
+            Err(other) => return Err(other),
         }
-        other => other?,
-    };
-    if let Some(done) = first {
-        return Ok(done);
     }
-    tracing::debug!("coded result cut short; running again over the group strings");
     attempt(Coding::Off, Narrowing::Off).await?.ok_or_else(|| {
         Error::Internal("a result without group codes was taken for a coded one".to_owned())
     })
@@ -478,7 +526,7 @@ pub(crate) async fn run_command(
 ) -> Result<CommandOutput, Error> {
     use proto::flight_command::Command;
     // With `Coding::Off` the result streams as the query yields it, group values as strings.
-    // With `Coding::SameSql` (analytics with one result row, or one per bin, per group, whose
+    // With `Coding::Wide` (analytics with one result row, or one per bin, per group, whose
     // result DuckDB's aggregate holds whole anyway) a coded result is collected, its group
     // codes decoded, then sent.
     async fn run<R: Common>(
@@ -508,7 +556,7 @@ pub(crate) async fn run_command(
             .boxed();
         Ok(CommandOutput { schema, batches })
     }
-    let (streamed, per_group) = (Coding::Off, Coding::SameSql);
+    let (streamed, per_group) = (Coding::Off, Coding::Wide);
     let max = tracked.state.config.engine.max_result_rows;
     match command {
         Command::Sql(r) => {

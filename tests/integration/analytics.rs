@@ -655,7 +655,8 @@ fn write_names_table(dir: &std::path::Path, names: &[String]) {
 /// TopN by a string column counts per group code; the coded query keeps every group tied
 /// with the N-th, and the ties are broken by the strings after decoding. With more ties than
 /// a coded result may carry, the request runs again over the strings: the rows are scanned
-/// twice and the answer is the same.
+/// twice and the answer is the same. (The first request also finds that 8-bit codes do not
+/// hold the column, and runs once more for that; later requests code it wide at once.)
 #[tokio::test]
 async fn top_n_ties_over_group_codes_are_broken_by_the_strings() {
     const DISTINCT: usize = vastgate::analytics::top_n::TIED_ROWS + 10;
@@ -706,7 +707,10 @@ async fn top_n_ties_over_group_codes_are_broken_by_the_strings() {
         ("n00001".to_owned(), 1.0, 4),
     ];
     assert_eq!(counts(&got.rows), want);
-    assert_eq!(rows_scanned().await, 2 * rows, "run again over the strings");
+    assert!(
+        rows_scanned().await > 2 * rows,
+        "8-bit codes, wide codes, strings"
+    );
 
     // The bottom 2: ties among all but two groups, again more than a coded result carries.
     let got = client.top_n(top(2, true)).await.unwrap().into_inner();
@@ -714,6 +718,7 @@ async fn top_n_ties_over_group_codes_are_broken_by_the_strings() {
         counts(&got.rows),
         [("n00000".to_owned(), 1.0, 1), ("n00001".to_owned(), 1.0, 2)]
     );
+    assert_eq!(rows_scanned().await, 2 * rows, "run again over the strings");
 
     // Few ties: the coded result is complete, scanned once.
     let got = client.top_n(top(2, false)).await.unwrap().into_inner();

@@ -7,16 +7,25 @@ use arrow::{
     datatypes::{DataType, UInt32Type},
 };
 
-use super::GroupCodes;
+use super::{CodeWidth, CodingError, GroupCodes, TooManyGroupValues};
 use crate::analytics::{AnalyticsError, testing::batch};
 
+/// The codes of `column`, 8 or 32 bits wide.
 fn codes_of(batch: &RecordBatch, column: &str) -> Vec<Option<u32>> {
-    batch
-        .column_by_name(column)
-        .expect("column")
+    let codes = batch.column_by_name(column).expect("column");
+    arrow::compute::cast(codes, &DataType::UInt32)
+        .expect("integer codes")
         .as_primitive::<UInt32Type>()
         .iter()
         .collect()
+}
+
+fn wide(_: &str) -> CodeWidth {
+    CodeWidth::Wide
+}
+
+fn narrow(_: &str) -> CodeWidth {
+    CodeWidth::Narrow
 }
 
 fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
@@ -51,7 +60,7 @@ fn codes_are_numbered_in_order_of_arrival_across_batches_and_keep_nulls() {
         ("n", Arc::new(Int64Array::from(vec![5, 6]))),
         ("g", Arc::new(StringArray::from(vec![Some("c"), Some("a")]))),
     ]);
-    let codes = GroupCodes::new(&first.schema(), &["g".to_owned()])
+    let codes = GroupCodes::new(&first.schema(), &["g".to_owned()], wide)
         .expect("codable")
         .expect("a group");
     assert_eq!(codes.schema().field(1).data_type(), &DataType::UInt32);
@@ -77,7 +86,7 @@ fn every_string_type_is_coded_alike() {
     ];
     for array in arrays {
         let input = batch(vec![("g", array)]);
-        let codes = GroupCodes::new(&input.schema(), &["g".to_owned()])
+        let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], wide)
             .expect("codable")
             .expect("a group");
         let coded = codes.encode(input).expect("encode");
@@ -89,16 +98,16 @@ fn every_string_type_is_coded_alike() {
 fn only_string_group_columns_are_codable() {
     let input = batch(vec![("n", Arc::new(Int64Array::from(vec![1])))]);
     assert!(
-        GroupCodes::new(&input.schema(), &[])
+        GroupCodes::new(&input.schema(), &[], wide)
             .expect("nothing to code")
             .is_none()
     );
     assert!(matches!(
-        GroupCodes::new(&input.schema(), &["n".to_owned()]),
+        GroupCodes::new(&input.schema(), &["n".to_owned()], wide),
         Err(AnalyticsError::Internal(_))
     ));
     assert!(matches!(
-        GroupCodes::new(&input.schema(), &["missing".to_owned()]),
+        GroupCodes::new(&input.schema(), &["missing".to_owned()], wide),
         Err(AnalyticsError::Internal(_))
     ));
 }
@@ -122,7 +131,7 @@ fn decode_gives_the_strings_in_string_order_keeping_the_order_inside_each_group(
             Some("mid"),
         ])),
     )]);
-    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()])
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], wide)
         .expect("codable")
         .expect("a group");
     codes.encode(input).expect("encode"); // zeta 0, alpha 1, mid 2
@@ -154,7 +163,7 @@ fn decode_orders_two_group_columns_by_the_first_then_the_second() {
         ("a", Arc::new(StringArray::from(vec!["q", "p"]))),
         ("b", Arc::new(StringArray::from(vec!["y", "x"]))),
     ]);
-    let codes = GroupCodes::new(&input.schema(), &["a".to_owned(), "b".to_owned()])
+    let codes = GroupCodes::new(&input.schema(), &["a".to_owned(), "b".to_owned()], wide)
         .expect("codable")
         .expect("groups");
     codes.encode(input).expect("encode"); // a: q 0, p 1; b: y 0, x 1
@@ -184,7 +193,7 @@ fn decode_orders_two_group_columns_by_the_first_then_the_second() {
 #[test]
 fn decode_rejects_what_is_not_a_known_code() {
     let input = batch(vec![("g", Arc::new(StringArray::from(vec!["only"])))]);
-    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()])
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], wide)
         .expect("codable")
         .expect("a group");
     codes.encode(input).expect("encode");
@@ -224,7 +233,7 @@ fn dictionary_arrays_are_coded_like_their_strings() {
         dictionary(vec![Some(1), Some(2)], &second),          // a NULL entry
     ]
     .map(|column| batch(vec![("g", column)]));
-    let codes = GroupCodes::new(&batches[0].schema(), &["g".to_owned()])
+    let codes = GroupCodes::new(&batches[0].schema(), &["g".to_owned()], wide)
         .expect("codable")
         .expect("a group");
     let coded: Vec<_> = batches
@@ -244,4 +253,59 @@ fn dictionary_arrays_are_coded_like_their_strings() {
     )]);
     let coded_plain = codes.encode(plain).expect("encode");
     assert_eq!(codes_of(&coded_plain, "g"), vec![Some(2), Some(1), Some(0)]);
+}
+
+#[test]
+fn narrow_codes_are_8_bit_and_the_257th_value_is_refused_naming_the_column() {
+    use arrow::{
+        array::{DictionaryArray, Int32Array},
+        datatypes::Int32Type,
+    };
+    let names = |range: std::ops::Range<usize>| -> Vec<Option<String>> {
+        range.map(|i| Some(format!("v{i:03}"))).collect()
+    };
+    let plain = |values: Vec<Option<String>>| {
+        batch(vec![("g", Arc::new(StringArray::from(values)) as ArrayRef)])
+    };
+    let input = plain(names(0..2));
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], narrow)
+        .expect("codable")
+        .expect("a group");
+    assert_eq!(codes.schema().field(0).data_type(), &DataType::UInt8);
+    assert_eq!(codes.narrow_columns(), ["g"]);
+    // 256 values and NULLs fit; the codes are those wide codes would be.
+    let mut first = names(0..200);
+    first.push(None);
+    let coded = codes.encode(plain(first)).expect("fits");
+    assert_eq!(coded.column(0).data_type(), &DataType::UInt8);
+    let want: Vec<Option<u32>> = (0..200).map(Some).chain([None]).collect();
+    assert_eq!(codes_of(&coded, "g"), want);
+    // A dictionary of 1000 entries of which rows use a few: only those count.
+    let entries: ArrayRef = Arc::new(StringArray::from(names(0..1000)));
+    let keys = Int32Array::from(vec![999, 3, 998]);
+    let dictionary = DictionaryArray::<Int32Type>::try_new(keys, entries).expect("dictionary");
+    let coded = codes
+        .encode(batch(vec![("g", Arc::new(dictionary) as ArrayRef)]))
+        .expect("fits");
+    assert_eq!(codes_of(&coded, "g"), [Some(200), Some(3), Some(201)]);
+    let coded = codes.encode(plain(names(202..256))).expect("fits");
+    assert_eq!(codes_of(&coded, "g").last(), Some(&Some(255)));
+    match codes.encode(plain(names(0..300))) {
+        Err(CodingError::TooManyValues(full)) => assert_eq!(
+            full,
+            TooManyGroupValues {
+                column: "g".to_owned(),
+                values: 256
+            }
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Wide codes take them all.
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], wide)
+        .expect("codable")
+        .expect("a group");
+    assert!(codes.narrow_columns().is_empty());
+    let coded = codes.encode(plain(names(0..300))).expect("wide");
+    assert_eq!(coded.column(0).data_type(), &DataType::UInt32);
+    assert_eq!(codes_of(&coded, "g")[299], Some(299));
 }
