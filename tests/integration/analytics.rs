@@ -666,62 +666,77 @@ async fn top_n_ties_over_group_codes_are_broken_by_the_strings() {
     let mut names: Vec<String> = (0..DISTINCT).rev().map(|i| format!("n{i:05}")).collect();
     names.extend(["n05000", "n05000", "n07000"].map(str::to_owned));
     write_names_table(dir.path(), &names);
-    let server = TestServer::over(dir.path(), "").await;
-    let mut client = server.analytics().await;
-    let table = Some(proto::TableRef {
-        bucket: String::new(),
-        schema: "s".into(),
-        table: "names".into(),
-    });
-    let top = |n: u32, ascending: bool| proto::TopNRequest {
-        table: table.clone(),
-        group_by: vec!["name".into()],
-        function: "count".into(),
-        n,
-        ascending,
-        ..Default::default()
-    };
-    let counts = |rows: &[proto::TopNRow]| -> Vec<(String, f64, u32)> {
-        rows.iter()
-            .map(|r| (group(&r.group), r.value, r.rank))
-            .collect()
-    };
-    let rows_scanned = || async {
-        let queries = server
-            .admin()
-            .await
-            .list_queries(proto::ListQueriesRequest::default())
-            .await
-            .unwrap()
-            .into_inner();
-        queries.recent.first().unwrap().rows_scanned
-    };
-    let rows = names.len() as u64;
-
-    // Two ties at the 3rd place ("n00000" and "n00001" among 10,008 names counted once).
-    let got = client.top_n(top(4, false)).await.unwrap().into_inner();
-    let want = [
-        ("n05000".to_owned(), 3.0, 1),
-        ("n07000".to_owned(), 2.0, 2),
-        ("n00000".to_owned(), 1.0, 3),
-        ("n00001".to_owned(), 1.0, 4),
+    let emulator = crate::vast_sdk::Emulator::start(dir.path()).await;
+    let backends = [
+        (
+            "local",
+            TestServer::over(dir.path(), "").await,
+            String::new(),
+        ),
+        (
+            "vast",
+            TestServer::with_vast(&[&emulator.url], "").await,
+            crate::vast_sdk::BUCKET.to_owned(),
+        ),
     ];
-    assert_eq!(counts(&got.rows), want);
-    assert!(
-        rows_scanned().await > 2 * rows,
-        "8-bit codes, wide codes, strings"
-    );
+    for (backend, server, bucket) in &backends {
+        println!("backend: {backend}");
+        let mut client = server.analytics().await;
+        let table = Some(proto::TableRef {
+            bucket: bucket.clone(),
+            schema: "s".into(),
+            table: "names".into(),
+        });
+        let top = |n: u32, ascending: bool| proto::TopNRequest {
+            table: table.clone(),
+            group_by: vec!["name".into()],
+            function: "count".into(),
+            n,
+            ascending,
+            ..Default::default()
+        };
+        let counts = |rows: &[proto::TopNRow]| -> Vec<(String, f64, u32)> {
+            rows.iter()
+                .map(|r| (group(&r.group), r.value, r.rank))
+                .collect()
+        };
+        let rows_scanned = || async {
+            let queries = server
+                .admin()
+                .await
+                .list_queries(proto::ListQueriesRequest::default())
+                .await
+                .unwrap()
+                .into_inner();
+            queries.recent.first().unwrap().rows_scanned
+        };
+        let rows = names.len() as u64;
 
-    // The bottom 2: ties among all but two groups, again more than a coded result carries.
-    let got = client.top_n(top(2, true)).await.unwrap().into_inner();
-    assert_eq!(
-        counts(&got.rows),
-        [("n00000".to_owned(), 1.0, 1), ("n00001".to_owned(), 1.0, 2)]
-    );
-    assert_eq!(rows_scanned().await, 2 * rows, "run again over the strings");
+        // Two ties at the 3rd place ("n00000" and "n00001" among 10,008 names counted once).
+        let got = client.top_n(top(4, false)).await.unwrap().into_inner();
+        let want = [
+            ("n05000".to_owned(), 3.0, 1),
+            ("n07000".to_owned(), 2.0, 2),
+            ("n00000".to_owned(), 1.0, 3),
+            ("n00001".to_owned(), 1.0, 4),
+        ];
+        assert_eq!(counts(&got.rows), want);
+        assert!(
+            rows_scanned().await > 2 * rows,
+            "8-bit codes, wide codes, strings"
+        );
 
-    // Few ties: the coded result is complete, scanned once.
-    let got = client.top_n(top(2, false)).await.unwrap().into_inner();
-    assert_eq!(counts(&got.rows), want[..2]);
-    assert_eq!(rows_scanned().await, rows, "one run over the codes");
+        // The bottom 2: ties among all but two groups, again more than a coded result carries.
+        let got = client.top_n(top(2, true)).await.unwrap().into_inner();
+        assert_eq!(
+            counts(&got.rows),
+            [("n00000".to_owned(), 1.0, 1), ("n00001".to_owned(), 1.0, 2)]
+        );
+        assert_eq!(rows_scanned().await, 2 * rows, "run again over the strings");
+
+        // Few ties: the coded result is complete, scanned once.
+        let got = client.top_n(top(2, false)).await.unwrap().into_inner();
+        assert_eq!(counts(&got.rows), want[..2]);
+        assert_eq!(rows_scanned().await, rows, "one run over the codes");
+    }
 }
