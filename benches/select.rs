@@ -2,7 +2,9 @@
 //!
 //! `cargo bench --bench select` (release settings). Rows default to 10M; set
 //! `VASTGATE_BENCH_ROWS` to change, and `VASTGATE_BENCH_DATA` to reuse a generated folder.
-//! Prints a Markdown report for `benches/RESULTS.md`.
+//! Prints a Markdown report for `benches/RESULTS.md`. For profiling one read:
+//! `VG_BENCH_ONLY=<part of its label>` runs only the matching reads (and no DescribeTable
+//! rounds), `VG_BENCH_ROUNDS=<n>` sets the rounds of each side (default 3).
 
 use std::{
     path::PathBuf,
@@ -47,6 +49,12 @@ async fn run(data: PathBuf, parquet: PathBuf) {
             }),
         })),
     };
+    let only = std::env::var("VG_BENCH_ONLY").unwrap_or_default();
+    let rounds: usize = std::env::var("VG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     // The same read twice: as a Select (columns, filter) and as DuckDB SQL (columns, WHERE).
     for (label, columns, filter, sql, sql_where) in [
         ("all 7 columns", vec![], None, "*", ""),
@@ -65,8 +73,11 @@ async fn run(data: PathBuf, parquet: PathBuf) {
             " WHERE sensor_id = 3",
         ),
     ] {
-        let duck = duckdb_read(&parquet, sql, sql_where);
-        let ours = best_of(3, || {
+        if !label.contains(only.as_str()) {
+            continue;
+        }
+        let duck = duckdb_read(&parquet, sql, sql_where, rounds);
+        let ours = best_of(rounds, || {
             grpc_select(
                 client.clone(),
                 table.clone(),
@@ -88,6 +99,9 @@ async fn run(data: PathBuf, parquet: PathBuf) {
         }
     }
 
+    if !only.is_empty() {
+        return;
+    }
     // Cached DescribeTable latency, then throughput at 16 concurrent clients.
     let mut describe = client.clone();
     let request = proto::DescribeTableRequest {
@@ -187,7 +201,12 @@ async fn grpc_select(
 /// Rows, Arrow bytes and seconds of DuckDB reading the Parquet file (`sql_where` applied)
 /// into Arrow batches: the faster of `query_arrow` (materialised) and `stream_arrow`
 /// (streamed), best of three each.
-fn duckdb_read(parquet: &std::path::Path, columns: &str, sql_where: &str) -> (u64, u64, f64) {
+fn duckdb_read(
+    parquet: &std::path::Path,
+    columns: &str,
+    sql_where: &str,
+    rounds: usize,
+) -> (u64, u64, f64) {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch("SET threads = 2").unwrap();
     let sql = format!(
@@ -196,7 +215,7 @@ fn duckdb_read(parquet: &std::path::Path, columns: &str, sql_where: &str) -> (u6
     );
     let mut best = (0, 0, f64::MAX);
     for streamed in [false, true] {
-        for _ in 0..3 {
+        for _ in 0..rounds {
             let started = Instant::now();
             let mut stmt = conn.prepare(&sql).unwrap();
             let (mut rows, mut bytes) = (0u64, 0u64);

@@ -12,6 +12,8 @@ use crate::{error::Error, proto::ArrowChunk};
 
 /// Target size of one chunk; batches are sliced by rows to stay near it.
 pub(crate) const TARGET_CHUNK_BYTES: usize = 2 * 1024 * 1024;
+/// Room past the target for the IPC framing of a piece and rows wider than estimated.
+const CHUNK_SLACK_BYTES: usize = 256 * 1024;
 /// Hard ceiling: a single row wider than the target is cut at byte boundaries below this.
 pub(crate) const MAX_CHUNK_BYTES: usize = 3 * 1024 * 1024;
 
@@ -62,7 +64,11 @@ impl ChunkEncoder {
 
     /// The bytes written so far, as chunks no larger than the ceiling.
     pub(crate) fn take(&mut self) -> Vec<ArrowChunk> {
-        let bytes = std::mem::take(self.writer.get_mut());
+        // The next piece is written into room for a whole chunk: growing from empty copied
+        // every chunk's bytes once more (2-column Select of 10M rows, alternating runs:
+        // 0.166–0.184 → 0.162–0.165 s).
+        let room = Vec::with_capacity(TARGET_CHUNK_BYTES + CHUNK_SLACK_BYTES);
+        let bytes = std::mem::replace(self.writer.get_mut(), room);
         if bytes.is_empty() {
             return Vec::new();
         }
