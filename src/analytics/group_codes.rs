@@ -5,7 +5,10 @@
 //! even dictionary arrays over as plain string vectors, whereas its own Parquet reader gives
 //! the aggregate a dictionary it hashes once per entry. Grouping and joining by a 4-byte code
 //! instead is what lets a grouped analytic keep up with DuckDB on Parquet (histogram of 10M
-//! rows by a string group in DuckDB alone: 0.43 → 0.25 s; `benches/RESULTS.md`).
+//! rows by a string group in DuckDB alone: 0.43 → 0.25 s; `benches/RESULTS.md`), and a 1-byte
+//! code ([`CodeWidth::Narrow`], while a column has at most 256 values) lets it group by array
+//! index. The 257th value fails the batch with [`TooManyGroupValues`]: the typed RPC runs
+//! again with the column coded wide and remembers it ([`WideGroupColumns`]).
 //!
 //! An analytic allows codes ([`AnalyticPlan::codable_groups`](super::AnalyticPlan)) when its
 //! SQL only groups, partitions, joins and orders by the group columns, returns them as the text
