@@ -481,23 +481,10 @@ impl GroupCodes {
     pub(crate) fn numbered_against_string_order(self, batches: &[RecordBatch]) -> Self {
         {
             let mut dictionaries = self.dictionaries.lock().expect("lock");
-            for (dictionary, &index) in dictionaries.iter_mut().zip(self.columns.iter()) {
-                let mut values: Vec<String> = Vec::new();
-                for batch in batches {
-                    let column = arrow::compute::cast(batch.column(index), &DataType::Utf8)
-                        .expect("strings");
-                    values.extend(
-                        column
-                            .as_string::<i32>()
-                            .iter()
-                            .flatten()
-                            .map(str::to_owned),
-                    );
-                }
-                values.sort_unstable_by(|a, b| b.cmp(a));
-                values.dedup();
-                for value in values {
-                    dictionary.code(&value).expect("code");
+            for dictionary in dictionaries.iter_mut() {
+                let values = super::testing::distinct_strings(batches, &dictionary.column);
+                for value in values.iter().rev() {
+                    dictionary.code(value).expect("code");
                 }
             }
         }

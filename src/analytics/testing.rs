@@ -69,7 +69,7 @@ where
     let answer = as_client(req, &execute(&pool(), &plan, &projected_schema, &projected));
     // Narrow codes where the service would give them and they hold every value.
     let width = |column: &str| {
-        let fits = distinct_values(&projected, column) <= 256;
+        let fits = distinct_strings(&projected, column).len() <= 256;
         if plan.eight_bit_groups && fits {
             CodeWidth::Narrow
         } else {
@@ -128,8 +128,11 @@ where
     answer
 }
 
-/// How many distinct values `column` has in `batches` (NULL aside).
-fn distinct_values(batches: &[RecordBatch], column: &str) -> usize {
+/// The distinct values of `column` in `batches` as text, in order (NULL aside).
+pub(crate) fn distinct_strings(
+    batches: &[RecordBatch],
+    column: &str,
+) -> std::collections::BTreeSet<String> {
     let mut values = std::collections::BTreeSet::new();
     for batch in batches {
         let Some(array) = batch.column_by_name(column) else {
@@ -144,7 +147,7 @@ fn distinct_values(batches: &[RecordBatch], column: &str) -> usize {
                 .map(str::to_owned),
         );
     }
-    values.len()
+    values
 }
 
 /// The range of every integer column's values in `batches`, as Parquet statistics give it
