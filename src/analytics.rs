@@ -83,11 +83,11 @@ pub struct CodedSql {
 
 impl AnalyticPlan {
     /// Puts the coded SQL, if the plan has one, in place of its SQL, for a run over coded
-    /// group columns; returns the most rows a complete result of it has.
-    pub fn use_coded_sql(&mut self) -> Option<usize> {
+    /// group columns; returns it (with the most rows a complete result of it has).
+    pub fn use_coded_sql(&mut self) -> Option<CodedSql> {
         let coded = self.coded_sql.take()?;
-        self.query.sql = coded.sql;
-        Some(coded.max_rows)
+        self.query.sql.clone_from(&coded.sql);
+        Some(coded)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Instant};
 
 use crate::{
-    analytics::group_codes::WideGroupColumns,
+    analytics::group_codes::CodingLessons,
     backend::{Backend, local::LocalBackend, vast::VastBackend},
     catalog::Catalog,
     config::{BackendKind, Config},
@@ -29,8 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Running and recent queries.
     pub queries: QueryLog,
-    /// String group columns known to need wide codes.
-    pub wide_group_columns: WideGroupColumns,
+    /// What typed analytics learned about coding each table's groups.
+    pub coding_lessons: CodingLessons,
     /// When the service started.
     pub started: Instant,
 }
@@ -74,7 +74,7 @@ impl AppState {
             engine,
             metrics,
             queries,
-            wide_group_columns: WideGroupColumns::default(),
+            coding_lessons: CodingLessons::default(),
             started: Instant::now(),
         }))
     }

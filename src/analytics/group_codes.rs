@@ -8,7 +8,7 @@
 //! rows by a string group in DuckDB alone: 0.43 → 0.25 s; `benches/RESULTS.md`), and a 1-byte
 //! code ([`CodeWidth::Narrow`], while a column has at most 256 values) lets it group by array
 //! index. The 257th value fails the batch with [`TooManyGroupValues`]: the typed RPC runs
-//! again with the column coded wide and remembers it ([`WideGroupColumns`]).
+//! again with the column coded wide and remembers it ([`CodingLessons`]).
 //!
 //! An analytic allows codes ([`AnalyticPlan::codable_groups`](super::AnalyticPlan)) when its
 //! SQL only groups, partitions, joins and orders by the group columns, returns them as the text
@@ -273,13 +273,22 @@ impl Dictionary {
     }
 }
 
-/// String group columns, by table, that met more distinct values than narrow codes hold:
-/// later requests code them wide from the start instead of running twice. Forgotten after an
-/// hour, so a column that shrinks gets narrow codes again.
+/// What typed requests learned about coding a table's groups, so that later requests do not
+/// run twice for the same reason: string group columns with more distinct values than narrow
+/// codes hold, and coded queries ([`CodedSql`](super::CodedSql)) whose result was cut short.
+/// Forgotten after an hour, so that data that changed gets the faster choice again.
 #[derive(Clone)]
-pub struct WideGroupColumns(moka::future::Cache<(TableRef, String), ()>);
+pub struct CodingLessons(moka::future::Cache<(TableRef, Lesson), ()>);
 
-impl Default for WideGroupColumns {
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Lesson {
+    /// The column needs wide codes.
+    WideColumn(String),
+    /// This coded SQL (which names the query's shape) left its result cut short.
+    CutShort(String),
+}
+
+impl Default for CodingLessons {
     fn default() -> Self {
         Self(
             moka::future::Cache::builder()
@@ -290,18 +299,19 @@ impl Default for WideGroupColumns {
     }
 }
 
-impl std::fmt::Debug for WideGroupColumns {
+impl std::fmt::Debug for CodingLessons {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("WideGroupColumns")
+        f.debug_tuple("CodingLessons")
             .field(&self.0.entry_count())
             .finish()
     }
 }
 
-impl WideGroupColumns {
+impl CodingLessons {
     /// The width to code `column` of `table` with.
     pub fn width(&self, table: &TableRef, column: &str) -> CodeWidth {
-        if self.0.contains_key(&(table.clone(), column.to_owned())) {
+        let lesson = Lesson::WideColumn(column.to_owned());
+        if self.0.contains_key(&(table.clone(), lesson)) {
             CodeWidth::Wide
         } else {
             CodeWidth::Narrow
@@ -309,8 +319,21 @@ impl WideGroupColumns {
     }
 
     /// Remembers that `column` of `table` needs wide codes.
-    pub async fn insert(&self, table: &TableRef, column: &str) {
-        self.0.insert((table.clone(), column.to_owned()), ()).await;
+    pub async fn learn_wide(&self, table: &TableRef, column: &str) {
+        let lesson = Lesson::WideColumn(column.to_owned());
+        self.0.insert((table.clone(), lesson), ()).await;
+    }
+
+    /// Whether the coded SQL `sql` over `table` left its result cut short before.
+    pub fn cut_short(&self, table: &TableRef, sql: &str) -> bool {
+        let lesson = Lesson::CutShort(sql.to_owned());
+        self.0.contains_key(&(table.clone(), lesson))
+    }
+
+    /// Remembers that the coded SQL `sql` over `table` left its result cut short.
+    pub async fn learn_cut_short(&self, table: &TableRef, sql: &str) {
+        let lesson = Lesson::CutShort(sql.to_owned());
+        self.0.insert((table.clone(), lesson), ()).await;
     }
 }
 

@@ -86,11 +86,11 @@ where
             .collect();
         let serial = pool_with_threads(1);
         let mut coded_plan = plan.clone();
-        let max_rows = coded_plan.use_coded_sql();
+        let coded_sql = coded_plan.use_coded_sql();
         let result = execute(&serial, &coded_plan, &codes.schema(), &coded);
         let rows: usize = result.iter().map(RecordBatch::num_rows).sum();
         assert!(
-            max_rows.is_none_or(|max| rows <= max),
+            coded_sql.is_none_or(|c| rows <= c.max_rows),
             "the coded result was cut short"
         );
         let with_codes = as_client(req, &codes.decode(result).expect("decoding codes"));

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     analytics::{
-        Analytic, AnalyticPlan, AnalyticsError,
+        Analytic, AnalyticPlan, AnalyticsError, CodedSql,
         group_codes::{CodeWidth, CodingError, GroupCodes, TooManyGroupValues},
         narrowing::{NarrowedGroups, NarrowingError, OutsideStatistics},
     },
@@ -136,8 +136,8 @@ struct Started {
     output: EngineOutput,
     /// The codes of the input's group columns, to decode the result with.
     codes: Option<GroupCodes>,
-    /// Running the plan's coded SQL: the most rows its complete result has.
-    coded_max_rows: Option<usize>,
+    /// Running the plan's coded SQL: it, and the most rows its complete result has.
+    coded_sql: Option<CodedSql>,
 }
 
 /// Whether small integer group columns may reach the engine narrowed to 8 bits
@@ -181,16 +181,24 @@ async fn start<R: Common>(
     let codes = match coding {
         _ if dry_run => Ok(None),
         Coding::Allowed => {
-            // The same table key as `run_to_end` remembers wide columns by.
+            // The same table key as `run_to_end` remembers its lessons by.
             let table = convert::table_ref(request.table())?;
-            let known = &state.wide_group_columns;
-            GroupCodes::new(&schema, &plan.codable_groups, |column| {
-                if plan.eight_bit_groups {
-                    known.width(&table, column)
-                } else {
-                    CodeWidth::Wide
-                }
-            })
+            let lessons = &state.coding_lessons;
+            let cut_short = plan
+                .coded_sql
+                .as_ref()
+                .is_some_and(|coded| lessons.cut_short(&table, &coded.sql));
+            if cut_short {
+                Ok(None)
+            } else {
+                GroupCodes::new(&schema, &plan.codable_groups, |column| {
+                    if plan.eight_bit_groups {
+                        lessons.width(&table, column)
+                    } else {
+                        CodeWidth::Wide
+                    }
+                })
+            }
         }
         Coding::Wide if plan.coded_sql.is_none() => {
             GroupCodes::new(&schema, &plan.codable_groups, |_| CodeWidth::Wide)
@@ -198,9 +206,9 @@ async fn start<R: Common>(
         Coding::Wide | Coding::Off => Ok(None),
     }
     .map_err(analytics_error)?;
-    let mut coded_max_rows = None;
+    let mut coded_sql = None;
     if let Some(codes) = &codes {
-        coded_max_rows = plan.use_coded_sql();
+        coded_sql = plan.use_coded_sql();
         schema = codes.schema();
         // The coder takes dictionary arrays too, and codes each Parquet dictionary entry once.
         let table_schema = &scan.meta.schema;
@@ -277,7 +285,7 @@ async fn start<R: Common>(
     Ok(Started {
         output,
         codes,
-        coded_max_rows,
+        coded_sql,
     })
 }
 
@@ -286,18 +294,19 @@ async fn start<R: Common>(
 /// - a group column narrowed from the table's statistics meets a value outside them (the
 ///   table changed under its cached metadata): the cached metadata is dropped and the request
 ///   runs without narrowing;
-/// - a column given narrow codes has more distinct values than they hold: it is remembered
-///   ([`WideGroupColumns`](crate::analytics::group_codes::WideGroupColumns)) and coded wide;
+/// - a column given narrow codes has more distinct values than they hold: the request runs
+///   with it coded wide;
 /// - the plan's coded SQL left a result cut short: the request runs over the strings.
 ///
-/// So the client gets its answer, not an error.
+/// So the client gets its answer, not an error. The last two are remembered
+/// ([`CodingLessons`](crate::analytics::group_codes::CodingLessons)): later requests start
+/// from the choice that held.
 async fn run_to_end<R: Common>(
     tracked: &Tracked,
     request: &R,
     plan_fn: impl Fn(&arrow::datatypes::Schema) -> Result<AnalyticPlan, AnalyticsError>,
 ) -> Result<(Vec<RecordBatch>, Option<GroupCodes>), Error> {
     let plan_fn = &plan_fn;
-    // `None`: a coded result cut short.
     let attempt = |coding, narrowing| async move {
         let started = start(tracked, request, plan_fn, false, coding, narrowing).await?;
         let batches = started
@@ -306,19 +315,23 @@ async fn run_to_end<R: Common>(
             .await
             .map_err(|e| engine_error(&tracked.cancelled_reporter(), e))?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        if started.coded_max_rows.is_some_and(|max| rows > max) {
-            return Ok(None);
-        }
-        Ok::<_, Error>(Some((batches, started.codes)))
+        Ok::<_, Error>(match started.coded_sql {
+            Some(coded) if rows > coded.max_rows => Attempt::CutShort(coded.sql),
+            _ => Attempt::Done(batches, started.codes),
+        })
     };
+    let lessons = &tracked.state.coding_lessons;
     let (mut coding, mut narrowing) = (Coding::Allowed, Narrowing::Allowed);
     // Each failed attempt gives one choice up for good; a request grouped by several string
     // columns that all overflow their codes ends in the last, plain attempt.
     for _ in 0..3 {
         match attempt(coding, narrowing).await {
-            Ok(Some(done)) => return Ok(done),
-            Ok(None) => {
+            Ok(Attempt::Done(batches, codes)) => return Ok((batches, codes)),
+            Ok(Attempt::CutShort(sql)) => {
                 tracing::debug!("coded result cut short; running again over the group strings");
+                lessons
+                    .learn_cut_short(&convert::table_ref(request.table())?, &sql)
+                    .await;
                 coding = Coding::Off;
             }
             Err(Error::StaleMetadata(message)) => {
@@ -331,18 +344,24 @@ async fn run_to_end<R: Common>(
             Err(Error::TooManyGroupValues(full)) => {
                 tracing::debug!(%full, "running again with the column coded in 32 bits");
                 let table = convert::table_ref(request.table())?;
-                tracked
-                    .state
-                    .wide_group_columns
-                    .insert(&table, &full.column)
-                    .await;
+                lessons.learn_wide(&table, &full.column).await;
             }
             Err(other) => return Err(other),
         }
     }
-    attempt(Coding::Off, Narrowing::Off).await?.ok_or_else(|| {
-        Error::Internal("a result without group codes was taken for a coded one".to_owned())
-    })
+    match attempt(Coding::Off, Narrowing::Off).await? {
+        Attempt::Done(batches, codes) => Ok((batches, codes)),
+        Attempt::CutShort(_) => Err(Error::Internal(
+            "a result without group codes was taken for a coded one".to_owned(),
+        )),
+    }
+}
+
+/// How one run of [`run_to_end`] ended, short of an error.
+enum Attempt {
+    Done(Vec<RecordBatch>, Option<GroupCodes>),
+    /// The result of this coded SQL was cut short.
+    CutShort(String),
 }
 
 impl AnalyticsApi {

@@ -656,7 +656,8 @@ fn write_names_table(dir: &std::path::Path, names: &[String]) {
 /// with the N-th, and the ties are broken by the strings after decoding. With more ties than
 /// a coded result may carry, the request runs again over the strings: the rows are scanned
 /// twice and the answer is the same. (The first request also finds that 8-bit codes do not
-/// hold the column, and runs once more for that; later requests code it wide at once.)
+/// hold the column, and runs once more for that.) Both lessons are remembered: the same
+/// request again runs once.
 #[tokio::test]
 async fn top_n_ties_over_group_codes_are_broken_by_the_strings() {
     const DISTINCT: usize = vastgate::analytics::top_n::TIED_ROWS + 10;
@@ -738,5 +739,11 @@ async fn top_n_ties_over_group_codes_are_broken_by_the_strings() {
         let got = client.top_n(top(2, false)).await.unwrap().into_inner();
         assert_eq!(counts(&got.rows), want[..2]);
         assert_eq!(rows_scanned().await, rows, "one run over the codes");
+
+        // The first request again: its coded result was cut short, so it runs over the
+        // strings at once.
+        let got = client.top_n(top(4, false)).await.unwrap().into_inner();
+        assert_eq!(counts(&got.rows), want);
+        assert_eq!(rows_scanned().await, rows, "one run over the strings");
     }
 }
