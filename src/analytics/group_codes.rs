@@ -294,6 +294,7 @@ impl Default for CodingLessons {
             moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(3600))
+                .support_invalidation_closures()
                 .build(),
         )
     }
@@ -328,6 +329,21 @@ impl CodingLessons {
     pub fn cut_short(&self, table: &TableRef, sql: &str) -> bool {
         let lesson = Lesson::CutShort(sql.to_owned());
         self.0.contains_key(&(table.clone(), lesson))
+    }
+
+    /// Forgets what was learned about `table`, or about every table (an operator's
+    /// InvalidateCache: the data changed).
+    pub fn forget(&self, table: Option<&TableRef>) {
+        match table {
+            Some(table) => {
+                let table = table.clone();
+                // Only fails without `support_invalidation_closures`, which the cache has.
+                if let Err(err) = self.0.invalidate_entries_if(move |(t, _), ()| *t == table) {
+                    tracing::warn!(%err, "coding lessons not forgotten");
+                }
+            }
+            None => self.0.invalidate_all(),
+        }
     }
 
     /// Remembers that the coded SQL `sql` over `table` left its result cut short.

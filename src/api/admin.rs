@@ -112,6 +112,7 @@ impl AdminService for AdminApi {
             None => None,
         };
         let invalidated = self.state.catalog.invalidate(table.as_ref()).await;
+        self.state.coding_lessons.forget(table.as_ref());
         Ok(Response::new(proto::InvalidateCacheResponse {
             invalidated,
         }))

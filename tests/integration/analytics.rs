@@ -745,5 +745,18 @@ async fn top_n_ties_over_group_codes_are_broken_by_the_strings() {
         let got = client.top_n(top(4, false)).await.unwrap().into_inner();
         assert_eq!(counts(&got.rows), want);
         assert_eq!(rows_scanned().await, rows, "one run over the strings");
+
+        // An operator's InvalidateCache forgets the lessons with the metadata.
+        server
+            .admin()
+            .await
+            .invalidate_cache(proto::InvalidateCacheRequest {
+                table: table.clone(),
+            })
+            .await
+            .unwrap();
+        let got = client.top_n(top(4, false)).await.unwrap().into_inner();
+        assert_eq!(counts(&got.rows), want);
+        assert!(rows_scanned().await > 2 * rows, "learned afresh");
     }
 }
