@@ -16,9 +16,10 @@ use super::{
 use crate::{
     analytics::{
         Analytic, AnalyticPlan, AnalyticsError, CodedSql,
-        group_codes::{CodeWidth, CodingError, GroupCodes, TooManyGroupValues},
+        group_codes::{CodeWidth, CodingError, CodingLessons, GroupCodes, TooManyGroupValues},
         narrowing::{NarrowedGroups, NarrowingError, OutsideStatistics},
     },
+    backend::TableRef,
     engine::{EngineError, EngineInput, EngineOutput},
     error::Error,
     exec::ExecError,
@@ -178,34 +179,14 @@ async fn start<R: Common>(
         },
     )?;
     let mut schema = Arc::clone(&scan.output_schema);
-    let codes = match coding {
-        _ if dry_run => Ok(None),
-        Coding::Allowed => {
-            // The same table key as `run_to_end` remembers its lessons by.
-            let table = convert::table_ref(request.table())?;
-            let lessons = &state.coding_lessons;
-            let cut_short = plan
-                .coded_sql
-                .as_ref()
-                .is_some_and(|coded| lessons.cut_short(&table, &coded.sql));
-            if cut_short {
-                Ok(None)
-            } else {
-                GroupCodes::new(&schema, &plan.codable_groups, |column| {
-                    if plan.eight_bit_groups {
-                        lessons.width(&table, column)
-                    } else {
-                        CodeWidth::Wide
-                    }
-                })
-            }
-        }
-        Coding::Wide if plan.coded_sql.is_none() => {
-            GroupCodes::new(&schema, &plan.codable_groups, |_| CodeWidth::Wide)
-        }
-        Coding::Wide | Coding::Off => Ok(None),
-    }
-    .map_err(analytics_error)?;
+    let codes = if dry_run {
+        None
+    } else {
+        // The same table key as `run_to_end` remembers its lessons by.
+        let table = convert::table_ref(request.table())?;
+        group_codes(&plan, &schema, coding, &table, &state.coding_lessons)
+            .map_err(analytics_error)?
+    };
     let mut coded_sql = None;
     if let Some(codes) = &codes {
         coded_sql = plan.use_coded_sql();
@@ -287,6 +268,40 @@ async fn start<R: Common>(
         codes,
         coded_sql,
     })
+}
+
+/// The codes for `plan`'s group columns under `coding`, if any: 8-bit where the plan gains by
+/// them and no earlier request of `table` found the column too varied; none when its coded
+/// SQL is known to leave the result cut short.
+fn group_codes(
+    plan: &AnalyticPlan,
+    schema: &arrow::datatypes::Schema,
+    coding: Coding,
+    table: &TableRef,
+    lessons: &CodingLessons,
+) -> Result<Option<GroupCodes>, AnalyticsError> {
+    match coding {
+        Coding::Allowed => {
+            let cut_short = plan
+                .coded_sql
+                .as_ref()
+                .is_some_and(|coded| lessons.cut_short(table, &coded.sql));
+            if cut_short {
+                return Ok(None);
+            }
+            GroupCodes::new(schema, &plan.codable_groups, |column| {
+                if plan.eight_bit_groups {
+                    lessons.width(table, column)
+                } else {
+                    CodeWidth::Wide
+                }
+            })
+        }
+        Coding::Wide if plan.coded_sql.is_none() => {
+            GroupCodes::new(schema, &plan.codable_groups, |_| CodeWidth::Wide)
+        }
+        Coding::Wide | Coding::Off => Ok(None),
+    }
 }
 
 /// Runs the request's query to the end ([`start`], then collect), and once more when an
