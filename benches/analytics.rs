@@ -1,5 +1,5 @@
 //! End-to-end analytics through gRPC vs DuckDB computing the same answer straight from the
-//! Parquet file in one process (issue 3's benchmark).
+//! Parquet file in one process.
 //!
 //! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo bench --bench analytics`; prints Markdown.
 //! For profiling one analytic: `VG_BENCH_ONLY=<part of its name>` runs only the matching

@@ -1,5 +1,5 @@
 //! pyarrow.flight pulling 10M rows of `demo.sensors` from vastgate, next to a minimal
-//! arrow-flight server serving the same batches from memory (the ceiling). Issue 5's benchmark.
+//! arrow-flight server serving the same batches from memory (the ceiling).
 //!
 //! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo bench --bench flight` (needs `.venv` with pyarrow,
 //! e.g. from a test run, or `VASTGATE_PYTHON`). Prints Markdown.

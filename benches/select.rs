@@ -1,4 +1,4 @@
-//! End-to-end Select throughput and metadata latency (issue 2's benchmark).
+//! End-to-end Select throughput and metadata latency.
 //!
 //! `cargo bench --bench select` (release settings). Rows default to 10M; set
 //! `VASTGATE_BENCH_ROWS` to change, and `VASTGATE_BENCH_DATA` to reuse a generated folder.

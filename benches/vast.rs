@@ -1,5 +1,5 @@
 //! Full scan of `demo.sensors` through one emulator: the Rust VAST client next to the official
-//! Python SDK with the same QueryConfig (issue 4's benchmark).
+//! Python SDK with the same QueryConfig.
 //!
 //! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo bench --bench vast` (needs `.venv` with the SDK,
 //! which `cargo test --release` creates, or `VASTGATE_PYTHON`). Prints Markdown.

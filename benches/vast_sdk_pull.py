@@ -1,4 +1,4 @@
-"""The official SDK's full-table read from an emulator, timed (issue 4's benchmark).
+"""The official SDK's full-table read from an emulator, timed.
 
 Usage: vast_sdk_pull.py URL BUCKET ACCESS SECRET SPLITS SUB_SPLITS WORKERS
 Prints "rows seconds" for the best of 3 `table.select(config=...).read_all()`.

@@ -2,16 +2,18 @@
 //! planning and decoding, so it is testable against the engine alone:
 //!
 //! - `plan(request, table_schema)` validates the request against the table's Arrow schema and
-//!   returns the columns the scan must read plus the SQL over the view `t`. Identifiers come
+//!   returns the columns the scan must read plus the SQL over the input `t`. Identifiers come
 //!   only from the schema and are quoted; literals are bound parameters or typed-encoded
 //!   numbers (never pasted user text).
 //! - `decode(batches, request)` turns the engine's result batches into the typed response
 //!   (`query_id` left empty for the caller).
 //!
-//! [`Analytic`] ties the two together for each request type, so a handler can be generic.
+//! [`Analytic`] ties the two together for each request type, so the request layer can be
+//! generic.
 //! `Sql` is planned here too but its output is streamed as-is.
 
 pub mod anomalies;
+pub mod coding_lessons;
 pub mod correlation;
 pub mod group_codes;
 pub mod histogram;
@@ -28,12 +30,11 @@ mod columns;
 mod decode;
 
 #[cfg(test)]
-mod narrowing_tests;
-#[cfg(test)]
 mod testing;
 
 use arrow::{array::RecordBatch, datatypes::Schema};
 
+use self::columns::{Columns, Groups};
 use crate::{engine::EngineQuery, proto};
 
 /// Why an analytics request cannot be planned or its result decoded.
@@ -52,7 +53,7 @@ pub enum AnalyticsError {
 pub struct AnalyticPlan {
     /// Table columns the scan must read (only those the query needs), in table order.
     pub columns: Vec<String>,
-    /// The SQL over the view `t` (whose columns are exactly `columns`).
+    /// The SQL over the input `t` (whose columns are exactly `columns`).
     pub query: EngineQuery,
     /// Group columns the query may see as integer codes ([`group_codes`]): all string
     /// columns, and the SQL only groups, partitions, joins and orders by them, returns them as
@@ -63,7 +64,7 @@ pub struct AnalyticPlan {
     /// ([`narrowing::NarrowedGroups`]).
     pub narrowable_groups: Vec<String>,
     /// Whether the query is faster with its group columns as 8-bit integers (narrowed
-    /// integers, [`group_codes::CodeWidth::Narrow`] codes), which DuckDB groups by array index
+    /// integers, [`group_codes::CodeWidth::U8`] codes), which DuckDB groups by array index
     /// (its perfect-hash aggregate); false where that aggregate is slower than hashing.
     pub eight_bit_groups: bool,
     /// The SQL to run instead of `query`'s when the group columns are coded, for a query whose
@@ -82,6 +83,32 @@ pub struct CodedSql {
 }
 
 impl AnalyticPlan {
+    /// The common shape: the scanned `columns`, `query` over them, group columns that may be
+    /// coded or narrowed and that gain by 8 bits. Change it with the `with_*` methods.
+    pub(crate) fn grouped(columns: Columns<'_>, groups: &Groups, query: EngineQuery) -> Self {
+        Self {
+            narrowable_groups: columns.group_only(),
+            columns: columns.into_names(),
+            query,
+            codable_groups: groups.codable(),
+            coded_sql: None,
+            eight_bit_groups: true,
+        }
+    }
+
+    /// With `coded` run in place of the SQL over coded group columns.
+    pub(crate) fn with_coded_sql(mut self, coded: Option<CodedSql>) -> Self {
+        self.coded_sql = coded;
+        self
+    }
+
+    /// Without 8-bit group columns, for a query that is slower on DuckDB's perfect-hash
+    /// aggregate than on its hash table.
+    pub(crate) fn without_eight_bit_groups(mut self) -> Self {
+        self.eight_bit_groups = false;
+        self
+    }
+
     /// Puts the coded SQL, if the plan has one, in place of its SQL, for a run over coded
     /// group columns; returns it (with the most rows a complete result of it has).
     pub fn use_coded_sql(&mut self) -> Option<CodedSql> {

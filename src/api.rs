@@ -1,4 +1,5 @@
-//! gRPC handlers: proto ⇄ domain conversion and request validation; no business logic.
+//! The protocol edge: gRPC and Flight handlers that turn requests into calls of the
+//! [`request`](crate::request) layer and its answers back into messages. No policy lives here.
 
 pub mod admin;
 pub mod analytics;
@@ -7,8 +8,10 @@ pub mod query;
 
 mod convert;
 mod ipc;
-mod read;
-mod tracked;
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{request::Tracked, state::AppState};
 
 /// The id of one request, set by the server's tracing layer and returned as `x-query-id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,12 +24,30 @@ impl QueryId {
     }
 }
 
-/// The request's query id, or a new one when the request did not pass through the layer.
-fn query_id<T>(request: &tonic::Request<T>) -> String {
-    request
+/// Starts tracking `request` as a query of `method`, under its query id and its
+/// `grpc-timeout`.
+fn track<T>(state: &Arc<AppState>, request: &tonic::Request<T>, method: &str) -> Tracked {
+    let query_id = request
         .extensions()
         .get::<QueryId>()
         .cloned()
         .unwrap_or_else(QueryId::generate)
-        .0
+        .0;
+    Tracked::start(state, &query_id, method, grpc_timeout(request.metadata()))
+}
+
+/// Parses the `grpc-timeout` header (`<digits><unit>`, unit one of H M S m u n).
+fn grpc_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let value: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(value.saturating_mul(3600)),
+        "M" => Duration::from_secs(value.saturating_mul(60)),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return None,
+    })
 }

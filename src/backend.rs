@@ -1,7 +1,8 @@
 //! The storage contract: list, describe and scan tables split by split.
 //!
-//! Two implementations: [`local`] (a folder of Parquet files, the embedded default) and, later,
-//! `vast` (the VAST DB tabular protocol). Both return identical rows for the same data and filter.
+//! Two implementations: [`local`] (a folder of Parquet files, the embedded default) and
+//! [`vast`] (the VAST DB tabular protocol). Both return identical rows for the same data and
+//! filter.
 
 pub mod local;
 #[cfg(test)]
@@ -138,9 +139,9 @@ impl BackendError {
 pub struct EndpointStatus {
     /// The endpoint URL.
     pub url: String,
-    /// False after several consecutive failures.
+    /// False while recent calls keep failing.
     pub healthy: bool,
-    /// Circuit breaker state (`none` while there is no breaker).
+    /// Circuit breaker state: `closed`, `open` or `half_open`.
     pub breaker_state: String,
     /// Moving average of the time to a response head, in milliseconds.
     pub latency_ms: f64,

@@ -12,7 +12,8 @@
 //!
 //! # Layout
 //! - `auth`: SigV4 verification and transaction ids.
-//! - `http`: routing, S3 XML errors.
+//! - `call`: the parsed request, S3 XML errors, plain responses: what every handler shares.
+//! - `http`: routing; the emulator's own `/_emulator/*` endpoints.
 //! - `meta`: listings, stats, columns.
 //! - `query`: `query_data` requests: relation decoding and the response stream.
 //! - `filter`: the compute-IR filter as a [`crate::predicate::Predicate`] with typed literals.
@@ -21,6 +22,7 @@
 //! - `tls`: HTTPS (`--tls-cert`, `--tls-key`).
 
 mod auth;
+mod call;
 mod faults;
 mod filter;
 mod http;

@@ -1,11 +1,11 @@
 //! The DuckDB worker pool: one in-process database, a fixed set of connections ("workers"),
-//! a bounded wait queue. A request takes a worker, streams its input batches into a
-//! per-request temp table while they are still arriving, exposes it as the temp view `t`,
-//! runs its SQL with bound parameters, and streams coalesced Arrow batches back.
+//! a bounded wait queue. A request takes a worker and runs its SQL, with bound parameters,
+//! over its input batches while they are still arriving: an Arrow C stream the SQL reads as
+//! the CTE `t` (`arrow_stream`). Coalesced Arrow batches of the result stream back.
 //!
 //! DuckDB runs on blocking threads (`spawn_blocking`), never on the async runtime. Cancelling
 //! the token, dropping the output or dropping the `run` future interrupts DuckDB, stops the
-//! ingest, drops the per-request table and frees the worker.
+//! input, drops the per-request input view and frees the worker.
 
 mod arrow_stream;
 mod error;
@@ -15,8 +15,6 @@ mod output;
 mod sandbox;
 mod worker;
 
-#[cfg(test)]
-mod bench;
 #[cfg(test)]
 mod tests;
 
@@ -32,7 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, onesho
 use tokio_util::sync::CancellationToken;
 
 pub use error::EngineError;
-pub use ingest::{LoadPath, quote_ident};
+pub use ingest::quote_ident;
 pub use output::{EngineOutput, TARGET_BATCH_ROWS};
 
 use crate::{config::EngineConfig, waiting::Waiting};
@@ -41,7 +39,7 @@ use crate::{config::EngineConfig, waiting::Waiting};
 const INPUT_CHANNEL: usize = 4;
 /// Result batches waiting between the worker and the consumer.
 const OUTPUT_CHANNEL: usize = 2;
-/// Names of the engine's own tables start with this; sandboxed SQL may not use such names.
+/// Names of the engine's own views start with this; sandboxed SQL may not use such names.
 pub const INTERNAL_PREFIX: &str = "__vastgate";
 /// How often a cancelled request re-interrupts DuckDB until the worker has stopped (DuckDB
 /// clears the interrupt flag when a new statement starts, so one interrupt can be missed).
@@ -87,7 +85,7 @@ pub enum InputReads {
     Once,
 }
 
-/// The SQL to run over the view `t`.
+/// The SQL to run over the input `t`.
 #[derive(Debug, Clone)]
 pub struct EngineQuery {
     /// One statement; identifiers quoted, literals as `?` parameters.
@@ -194,8 +192,8 @@ impl EnginePool {
     }
 
     /// Takes a worker (waiting if all are busy, up to `max_queue` waiters, else
-    /// [`EngineError::Overloaded`]), loads `input` into the view `t` as its batches arrive,
-    /// runs `query` and returns the result stream once the query has started.
+    /// [`EngineError::Overloaded`]), runs `query` over `input` as `t` while its batches
+    /// arrive, and returns the result stream once the query has started.
     pub async fn run(
         &self,
         input: EngineInput,

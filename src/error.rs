@@ -4,7 +4,9 @@
 //! only `From<Error> for tonic::Status` picks a code. The match is exhaustive on purpose: a new
 //! variant must choose its code (and log level) here.
 
-use crate::{backend::BackendError, exec::ExecError, predicate::PredicateError};
+use crate::{
+    analytics::AnalyticsError, backend::BackendError, exec::ExecError, predicate::PredicateError,
+};
 
 /// Anything a request can fail with. `Clone` so one error can go both to the client and to
 /// the query log.
@@ -34,18 +36,18 @@ pub enum Error {
     /// Not built yet; the message names what is missing.
     #[error("{0}")]
     Unimplemented(String),
-    /// Cached table metadata no longer matches the data. The typed analytics path catches it
-    /// and runs the request again on fresh metadata (`api::analytics::run_to_end`).
-    #[error("{0}")]
-    StaleMetadata(String),
-    /// A group column met more distinct values than the narrow codes it was given. The typed
-    /// analytics path catches it and runs the request again with the column coded wide
-    /// (`api::analytics::run_to_end`).
-    #[error("{0}")]
-    TooManyGroupValues(crate::analytics::group_codes::TooManyGroupValues),
     /// A bug or an unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<AnalyticsError> for Error {
+    fn from(err: AnalyticsError) -> Self {
+        match err {
+            AnalyticsError::InvalidArgument(m) => Error::InvalidArgument(m),
+            AnalyticsError::Internal(m) => Error::Internal(m),
+        }
+    }
 }
 
 /// Shorthand for results of request handling.
@@ -63,7 +65,6 @@ impl From<Error> for tonic::Status {
             Error::Overloaded(_) => Code::ResourceExhausted,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Error::Unimplemented(_) => Code::Unimplemented,
-            Error::StaleMetadata(_) | Error::TooManyGroupValues(_) => Code::Aborted,
             Error::Internal(_) => Code::Internal,
         };
         match code {

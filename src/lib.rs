@@ -13,15 +13,22 @@
 //! - [`metrics`]: the Prometheus registry and typed metric handles.
 //! - [`error`]: the service error and its one mapping to gRPC status codes.
 //! - [`server`]: listeners, tower layers, routes, `/metrics`, graceful shutdown.
-//! - [`api`]: gRPC handlers, proto ⇄ domain conversion, request validation.
+//! - [`api`]: gRPC and Flight handlers: thin adapters between proto and [`request`].
+//! - [`request`]: one query's life, protocol-free: tracked, resolved, validated, planned. A
+//!   typed analytic is run by `request::typed` (run to the end, then decoded) and run again by
+//!   `request::rerun` when a choice of `request::start` does not hold.
 //! - [`catalog`]: table metadata cache (moka) with refresh-ahead and statistics.
 //! - [`predicate`]: the filter tree, validated against a table schema and evaluated on Arrow.
 //! - [`plan`]: how many splits a scan uses.
 //! - [`exec`]: the split executor: bounded, cancellable, merging split streams.
-//! - [`engine`]: the DuckDB worker pool: sandboxed connections, streaming Arrow ingest, cancel.
-//! - [`analytics`]: one module per analytic: request → columns + SQL over view `t` → typed
-//!   response.
-//! - [`backend`]: the storage contract, the local Parquet backend and the VAST DB protocol.
+//! - [`engine`]: the DuckDB worker pool: sandboxed connections, the input as an Arrow stream
+//!   read through the CTE `t`, cancel.
+//! - [`analytics`]: one module per analytic, where a typed analytic is planned (`plan`: request
+//!   → columns + SQL over the input `t`) and decoded (`decode`: result → typed response);
+//!   group codes and 8-bit integer groups.
+//! - [`backend`]: the storage contract, the local Parquet backend and the VAST client backend;
+//!   an endpoint is chosen in `backend::vast::breaker`.
+//! - [`vast_protocol`]: the VAST DB protocol the client and the emulator share.
 //! - [`emulator`]: a VAST DB protocol server over a Parquet folder (`vastgate emulate`).
 //! - [`state`]: the shared state handed to every handler.
 //! - [`monitor`]: the query log: running and recent queries, slow queries, trends, export.
@@ -45,7 +52,9 @@ pub mod monitor;
 pub mod plan;
 pub mod predicate;
 pub mod proto;
+pub mod request;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod vast_protocol;
 mod waiting;

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Instant};
 
 use crate::{
-    analytics::group_codes::CodingLessons,
+    analytics::coding_lessons::CodingLessons,
     backend::{Backend, local::LocalBackend, vast::VastBackend},
     catalog::Catalog,
     config::{BackendKind, Config},

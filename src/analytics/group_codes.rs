@@ -4,11 +4,11 @@
 //! DuckDB hashes and compares the strings of an Arrow stream row by row: the Arrow scan hands
 //! even dictionary arrays over as plain string vectors, whereas its own Parquet reader gives
 //! the aggregate a dictionary it hashes once per entry. Grouping and joining by a 4-byte code
-//! instead is what lets a grouped analytic keep up with DuckDB on Parquet (histogram of 10M
-//! rows by a string group in DuckDB alone: 0.43 → 0.25 s; `benches/RESULTS.md`), and a 1-byte
-//! code ([`CodeWidth::Narrow`], while a column has at most 256 values) lets it group by array
-//! index. The 257th value fails the batch with [`TooManyGroupValues`]: the typed RPC runs
-//! again with the column coded wide and remembers it ([`CodingLessons`]).
+//! instead is what lets a grouped analytic keep up with DuckDB on Parquet (`benches/RESULTS.md`),
+//! and a 1-byte code ([`CodeWidth::U8`], while a column has at most 256 values) lets it group
+//! by array index. The 257th value fails the batch with [`TooManyGroupValues`]: the typed RPC
+//! runs again with the column coded in 32 bits and remembers it
+//! ([`CodingLessons`](super::coding_lessons::CodingLessons)).
 //!
 //! An analytic allows codes ([`AnalyticPlan::codable_groups`](super::AnalyticPlan)) when its
 //! SQL only groups, partitions, joins and orders by the group columns, returns them as the text
@@ -17,24 +17,19 @@
 //! turns the codes back into the strings and moves each group's block of rows to its place in
 //! the string order (NULL first, as the SQL's `NULLS FIRST`), keeping the order inside a block.
 
-use std::{
-    hash::BuildHasher,
-    sync::{Arc, Mutex, PoisonError},
-};
+mod dictionary;
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::{
-    array::{
-        Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch, StringArray, UInt8Array,
-        UInt32Array, UInt64Array, downcast_dictionary_array,
-    },
+    array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt64Array},
     compute::{concat_batches, take_record_batch},
-    datatypes::{ArrowDictionaryKeyType, ArrowNativeType, DataType, Field, Schema, SchemaRef},
+    datatypes::{DataType, Field, Schema, SchemaRef},
     error::ArrowError,
 };
-use hashbrown::{DefaultHashBuilder, HashTable};
 
+use self::dictionary::Dictionary;
 use super::AnalyticsError;
-use crate::backend::TableRef;
 
 /// The data types whose columns can be coded: strings, also behind an Arrow dictionary.
 pub(crate) fn is_codable(data_type: &DataType) -> bool {
@@ -45,9 +40,6 @@ pub(crate) fn is_codable(data_type: &DataType) -> bool {
     }
 }
 
-/// Arrow dictionaries kept with the codes of their entries: one per split the executor
-/// interleaves, with room to spare.
-const RECENT_DICTIONARIES: usize = 16;
 /// An entry of a kept dictionary that no row has used yet.
 const UNCODED: u32 = u32::MAX;
 
@@ -55,26 +47,25 @@ const UNCODED: u32 = u32::MAX;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeWidth {
     /// `UInt8`, for up to 256 values (NULL aside): DuckDB groups an 8-bit column by array
-    /// index (its perfect-hash aggregate) instead of hashing. Histogram of 10M rows by region
-    /// in DuckDB alone: 0.229 → 0.216 s; TopN by region: 34 → 17 ms.
-    Narrow,
+    /// index (its perfect-hash aggregate) instead of hashing.
+    U8,
     /// `UInt32`.
-    Wide,
+    U32,
 }
 
 impl CodeWidth {
     fn data_type(self) -> DataType {
         match self {
-            Self::Narrow => DataType::UInt8,
-            Self::Wide => DataType::UInt32,
+            Self::U8 => DataType::UInt8,
+            Self::U32 => DataType::UInt32,
         }
     }
 
     /// How many distinct values the codes tell apart.
     fn values(self) -> usize {
         match self {
-            Self::Narrow => usize::from(u8::MAX) + 1,
-            Self::Wide => UNCODED as usize,
+            Self::U8 => usize::from(u8::MAX) + 1,
+            Self::U32 => UNCODED as usize,
         }
     }
 }
@@ -92,265 +83,13 @@ pub struct TooManyGroupValues {
 /// Why a batch could not be coded.
 #[derive(Debug, thiserror::Error)]
 pub enum CodingError {
-    /// More distinct values than the codes hold: a [`CodeWidth::Narrow`] column runs again
-    /// wide.
+    /// More distinct values than the codes hold: a [`CodeWidth::U8`] column runs again
+    /// with 32-bit codes.
     #[error(transparent)]
     TooManyValues(#[from] TooManyGroupValues),
     /// The batch itself was not as expected.
     #[error(transparent)]
     Arrow(#[from] ArrowError),
-}
-
-/// The distinct values of one coded column, numbered in order of arrival.
-struct Dictionary {
-    column: String,
-    width: CodeWidth,
-    /// Codes, found by the hash of their value (the value itself lives in `values`).
-    codes: HashTable<u32>,
-    values: Vec<Box<str>>,
-    hasher: DefaultHashBuilder,
-    /// Arrow dictionaries seen last, most recent at the end: the batches of one Parquet column
-    /// chunk share their dictionary, so each entry is coded once per chunk.
-    recent: Vec<SeenDictionary>,
-}
-
-/// An Arrow dictionary and the codes of the entries rows have used so far (`UNCODED` for the
-/// others): coding only those keeps a large dictionary, of which a batch uses a few entries,
-/// from costing more than the rows.
-struct SeenDictionary {
-    /// The dictionary as received, to recognise it again (the `Arc` keeps its address).
-    entries: ArrayRef,
-    strings: StringArray,
-    codes: Vec<u32>,
-}
-
-impl Dictionary {
-    fn new(column: &str, width: CodeWidth) -> Self {
-        Self {
-            column: column.to_owned(),
-            width,
-            codes: HashTable::new(),
-            values: Vec::new(),
-            hasher: DefaultHashBuilder::default(),
-            recent: Vec::new(),
-        }
-    }
-
-    fn code(&mut self, value: &str) -> Result<u32, TooManyGroupValues> {
-        let hash = self.hasher.hash_one(value);
-        let values = &self.values;
-        if let Some(&code) = self.codes.find(hash, |&c| &*values[c as usize] == value) {
-            return Ok(code);
-        }
-        let code = u32::try_from(self.values.len())
-            .ok()
-            .filter(|&code| (code as usize) < self.width.values())
-            .ok_or_else(|| TooManyGroupValues {
-                column: self.column.clone(),
-                values: self.width.values(),
-            })?;
-        self.values.push(value.into());
-        let (values, hasher) = (&self.values, &self.hasher);
-        self.codes
-            .insert_unique(hash, code, |&c| hasher.hash_one(&*values[c as usize]));
-        Ok(code)
-    }
-
-    fn encode<'a>(
-        &mut self,
-        values: impl Iterator<Item = Option<&'a str>>,
-        len: usize,
-    ) -> Result<Vec<u32>, TooManyGroupValues> {
-        let mut codes = Vec::with_capacity(len);
-        for value in values {
-            codes.push(match value {
-                Some(v) => self.code(v)?,
-                None => 0,
-            });
-        }
-        Ok(codes)
-    }
-
-    fn encode_array(&mut self, array: &dyn Array) -> Result<ArrayRef, CodingError> {
-        let (len, nulls) = (array.len(), array.logical_nulls());
-        let codes = match array.data_type() {
-            DataType::Utf8 => self.encode(array.as_string::<i32>().iter(), len)?,
-            DataType::LargeUtf8 => self.encode(array.as_string::<i64>().iter(), len)?,
-            DataType::Utf8View => self.encode(array.as_string_view().iter(), len)?,
-            DataType::Dictionary(_, _) => self.encode_dictionary(array, nulls.as_ref())?,
-            other => {
-                return Err(ArrowError::InvalidArgumentError(format!(
-                    "group codes: cannot code a {other} column"
-                ))
-                .into());
-            }
-        };
-        Ok(match self.width {
-            CodeWidth::Wide => Arc::new(UInt32Array::new(codes.into(), nulls)),
-            // Every code is below 256: `code` refuses the 257th value.
-            CodeWidth::Narrow => Arc::new(UInt8Array::new(
-                codes.into_iter().map(|code| code as u8).collect(),
-                nulls,
-            )),
-        })
-    }
-
-    /// A dictionary array: rows look their key up in the codes of its entries, which are
-    /// coded the first time a row uses them.
-    fn encode_dictionary(
-        &mut self,
-        array: &dyn Array,
-        nulls: Option<&arrow::buffer::NullBuffer>,
-    ) -> Result<Vec<u32>, CodingError> {
-        let Some(dictionary) = array.as_any_dictionary_opt() else {
-            return Err(ArrowError::InvalidArgumentError(
-                "group codes: not a dictionary array".to_owned(),
-            )
-            .into());
-        };
-        let entries = dictionary.values();
-        let mut seen = match self
-            .recent
-            .iter()
-            .position(|seen| Arc::ptr_eq(&seen.entries, entries))
-        {
-            Some(i) => self.recent.remove(i),
-            None => SeenDictionary {
-                entries: Arc::clone(entries),
-                strings: arrow::compute::cast(entries, &DataType::Utf8)?
-                    .as_string::<i32>()
-                    .clone(),
-                codes: vec![UNCODED; entries.len()],
-            },
-        };
-        let codes = downcast_dictionary_array! {
-            array => self.look_up(array.keys(), &mut seen, nulls),
-            other => {
-                return Err(ArrowError::InvalidArgumentError(format!(
-                    "group codes: cannot code a {other} column"
-                ))
-                .into());
-            }
-        };
-        // Kept even when a value was refused: the codes given so far stand.
-        if self.recent.len() == RECENT_DICTIONARIES {
-            self.recent.remove(0);
-        }
-        self.recent.push(seen);
-        Ok(codes?)
-    }
-
-    /// The codes of a dictionary array's rows: typed keys read in place (a 10M-row TopN by
-    /// region spent 3% of its time in arrow's `normalized_keys` copy, and 5% zeroing).
-    fn look_up<K: ArrowDictionaryKeyType>(
-        &mut self,
-        keys: &PrimitiveArray<K>,
-        seen: &mut SeenDictionary,
-        nulls: Option<&arrow::buffer::NullBuffer>,
-    ) -> Result<Vec<u32>, TooManyGroupValues> {
-        let mut codes = Vec::with_capacity(keys.len());
-        for (row, key) in keys.values().iter().enumerate() {
-            // NULL keys and NULL entries: code 0 under the array's logical nulls. A key past
-            // the entries (an invalid array) gets 0 too.
-            let code = match seen.codes.get(key.as_usize()) {
-                _ if nulls.is_some_and(|n| n.is_null(row)) => 0,
-                Some(&UNCODED) => {
-                    let key = key.as_usize();
-                    let code = self.code(seen.strings.value(key))?;
-                    seen.codes[key] = code;
-                    code
-                }
-                Some(&known) => known,
-                None => 0,
-            };
-            codes.push(code);
-        }
-        Ok(codes)
-    }
-
-    fn value(&self, code: u32) -> Option<&str> {
-        self.values.get(code as usize).map(|v| &**v)
-    }
-}
-
-/// What typed requests learned about coding a table's groups, so that later requests do not
-/// run twice for the same reason: string group columns with more distinct values than narrow
-/// codes hold, and coded queries ([`CodedSql`](super::CodedSql)) whose result was cut short.
-/// Forgotten after an hour, so that data that changed gets the faster choice again.
-#[derive(Clone)]
-pub struct CodingLessons(moka::future::Cache<(TableRef, Lesson), ()>);
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Lesson {
-    /// The column needs wide codes.
-    WideColumn(String),
-    /// This coded SQL (which names the query's shape) left its result cut short.
-    CutShort(String),
-}
-
-impl Default for CodingLessons {
-    fn default() -> Self {
-        Self(
-            moka::future::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(std::time::Duration::from_secs(3600))
-                .support_invalidation_closures()
-                .build(),
-        )
-    }
-}
-
-impl std::fmt::Debug for CodingLessons {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("CodingLessons")
-            .field(&self.0.entry_count())
-            .finish()
-    }
-}
-
-impl CodingLessons {
-    /// The width to code `column` of `table` with.
-    pub fn width(&self, table: &TableRef, column: &str) -> CodeWidth {
-        let lesson = Lesson::WideColumn(column.to_owned());
-        if self.0.contains_key(&(table.clone(), lesson)) {
-            CodeWidth::Wide
-        } else {
-            CodeWidth::Narrow
-        }
-    }
-
-    /// Remembers that `column` of `table` needs wide codes.
-    pub async fn learn_wide(&self, table: &TableRef, column: &str) {
-        let lesson = Lesson::WideColumn(column.to_owned());
-        self.0.insert((table.clone(), lesson), ()).await;
-    }
-
-    /// Whether the coded SQL `sql` over `table` left its result cut short before.
-    pub fn cut_short(&self, table: &TableRef, sql: &str) -> bool {
-        let lesson = Lesson::CutShort(sql.to_owned());
-        self.0.contains_key(&(table.clone(), lesson))
-    }
-
-    /// Forgets what was learned about `table`, or about every table (an operator's
-    /// InvalidateCache: the data changed).
-    pub fn forget(&self, table: Option<&TableRef>) {
-        match table {
-            Some(table) => {
-                let table = table.clone();
-                // Only fails without `support_invalidation_closures`, which the cache has.
-                if let Err(err) = self.0.invalidate_entries_if(move |(t, _), ()| *t == table) {
-                    tracing::warn!(%err, "coding lessons not forgotten");
-                }
-            }
-            None => self.0.invalidate_all(),
-        }
-    }
-
-    /// Remembers that the coded SQL `sql` over `table` left its result cut short.
-    pub async fn learn_cut_short(&self, table: &TableRef, sql: &str) {
-        let lesson = Lesson::CutShort(sql.to_owned());
-        self.0.insert((table.clone(), lesson), ()).await;
-    }
 }
 
 /// Codes for the group columns of one request: [`encode`](Self::encode) each input batch,
@@ -418,15 +157,15 @@ impl GroupCodes {
         }))
     }
 
-    /// The coded columns whose codes are [`CodeWidth::Narrow`].
-    pub fn narrow_columns(&self) -> Vec<String> {
+    /// The coded columns whose codes are [`CodeWidth::U8`].
+    pub fn u8_columns(&self) -> Vec<String> {
         let dictionaries = self
             .dictionaries
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         dictionaries
             .iter()
-            .filter(|d| d.width == CodeWidth::Narrow)
+            .filter(|d| d.width == CodeWidth::U8)
             .map(|d| d.column.clone())
             .collect()
     }

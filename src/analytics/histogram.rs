@@ -103,25 +103,12 @@ pub fn plan(
                 order = groups.order_by("__idx"),
             )
         }
-        // Each group's [min, max] comes first (`__k`, one row per group with a number), then
-        // rows are counted per (group number, floor of the bin position). Partitioning a window
-        // by the group values and counting per (group values, bin), as before, hashed the
-        // values once more: 0.68 s against 0.42 s for 10M rows in DuckDB alone, 1.38 s against
-        // 1.09 s end to end. `HAVING count(*) >= 0` keeps every row of `__k` but makes DuckDB
-        // estimate it smaller than `__s`: with no statistics for the input stream both were
-        // "~1 row", and the join built its hash table on the narrower `__s` — every input row
-        // (10M rows: 966 MiB peak RSS) — instead of on the groups.
-        // Per row there is only `floor((v - lo) / w)`; the position becomes a bin index on the
-        // counted rows (`__b`, groups × bins rows): NULL values have a NULL position, the
-        // maximum (position `bins`) joins the last bin. A group whose values are all equal
-        // gets width 1, which puts every value at position 0, as one bin needs. In DuckDB
-        // alone: 0.46 → 0.43 s for 10M rows against classifying every row.
-        // [min, max] is over the finite values, so -inf lands at a negative position
-        // (underflow), +inf and NaN (which DuckDB orders above everything) at a non-finite one
-        // (overflow); a group with no finite value has no range and puts them at 0 + v. The
-        // finite-only min and max cost ~0.03 s of 10M rows; aggregating again only the groups
-        // whose plain min or max is not finite was slower still in the engine (0.56 s end to
-        // end: the second pass over the input ran although no group needed it).
+        // Each group's finite [min, max] comes first (`__k`, one row per group), then rows are
+        // counted per (group number, floor of the bin position): group values are hashed once
+        // and each row costs one division. `HAVING count(*) >= 0` makes DuckDB, without
+        // statistics for the input stream, build the join's hash table on the groups. On the
+        // counted rows (`__b`) NULL counts as NULL, the maximum joins the last bin, -inf
+        // underflows, +inf and NaN overflow; equal values (or none finite) get width 1.
         Binning::Equal(bins) => format!(
             "WITH __s AS MATERIALIZED ({source}), \
              __k AS (SELECT {g}row_number() OVER () AS __gid, {lo} AS __lo, {hi} AS __hi, \
@@ -144,14 +131,8 @@ pub fn plan(
             order = groups.order_by("__idx"),
         ),
     };
-    Ok(AnalyticPlan {
-        narrowable_groups: columns.group_only(),
-        columns: columns.into_names(),
-        query: EngineQuery::new(sql).reading_input_once(),
-        codable_groups: groups.codable(),
-        coded_sql: None,
-        eight_bit_groups: true,
-    })
+    let query = EngineQuery::new(sql).reading_input_once();
+    Ok(AnalyticPlan::grouped(columns, &groups, query))
 }
 
 /// Counts of one group while decoding.

@@ -66,14 +66,8 @@ pub fn plan(
         g = groups.list_comma(),
         order = groups.order_by("__t, __v"),
     );
-    Ok(AnalyticPlan {
-        narrowable_groups: columns.group_only(),
-        columns: columns.into_names(),
-        query: EngineQuery::new(sql).reading_input_once(),
-        codable_groups: groups.codable(),
-        coded_sql: None,
-        eight_bit_groups: true,
-    })
+    let query = EngineQuery::new(sql).reading_input_once();
+    Ok(AnalyticPlan::grouped(columns, &groups, query))
 }
 
 /// Builds the response from the result of [`plan`]'s query. Points are encoded as they are

@@ -59,17 +59,10 @@ pub fn plan(
         group_by = groups.group_by(),
         order = groups.order_by(""),
     );
-    Ok(AnalyticPlan {
-        narrowable_groups: columns.group_only(),
-        columns: columns.into_names(),
-        query: EngineQuery::new(sql).reading_input_once(),
-        codable_groups: groups.codable(),
-        coded_sql: None,
-        // On DuckDB's perfect-hash aggregate, quantile states are far slower to fill and
-        // combine than in its hash table: 10M rows by 20 sensors in DuckDB alone, 0.73 s as
-        // UTINYINT against 0.42 s as INTEGER; by region (codes) 0.67 against 0.37 s.
-        eight_bit_groups: false,
-    })
+    let query = EngineQuery::new(sql).reading_input_once();
+    // Quantile states fill and combine slower on DuckDB's perfect-hash aggregate than in its
+    // hash table (`benches/RESULTS.md`).
+    Ok(AnalyticPlan::grouped(columns, &groups, query).without_eight_bit_groups())
 }
 
 /// Builds the response from the result of [`plan`]'s query.

@@ -1,16 +1,15 @@
-//! Sql: one read-only SELECT (or WITH … SELECT) over the view `t`, streamed.
+//! Sql: one read-only SELECT (or WITH … SELECT) over the input `t`, streamed.
 //!
 //! Why a lexical check and not a wrapper: `SELECT * FROM (<user sql>) LIMIT n` does not make a
 //! second statement impossible (`1); DROP …; SELECT (1` closes the parenthesis), and
 //! duckdb-rs's `prepare` runs every statement but the last. So the text is tokenized by a port
 //! of DuckDB's own tokenizer ([`lexer`]: `--` and nested `/* */` comments, `'…'`/`E'…'`
 //! strings, `$tag$…$tag$` strings, `"…"` and `` `…` `` identifiers) and refused unless it is
-//! exactly one statement
-//! that starts with SELECT or WITH and names no statement keyword or file/network/catalog
-//! table function outside strings and quoted identifiers. The row limit is not pasted into
-//! the SQL either: the engine stops reading after `max_rows` rows ([`EngineQuery::max_rows`]),
-//! which holds for any query shape. The sandbox (no external access, locked configuration)
-//! is the second line of defense.
+//! exactly one statement that starts with SELECT or WITH and names no statement keyword or
+//! file/network/catalog table function outside strings and quoted identifiers. The row limit
+//! is not pasted into the SQL either: the engine stops reading after `max_rows` rows
+//! ([`EngineQuery::max_rows`]), which holds for any query shape. The sandbox (no external
+//! access, locked configuration) is the second line of defense.
 //!
 //! `t` is the engine's input CTE (`engine/arrow_stream.rs`), joined to the query's own WITH
 //! list; [`validate`] spells the start of the query canonically for that. A query that

@@ -67,13 +67,13 @@ where
     let plan = req.plan(&schema)?;
     let (projected_schema, projected) = planned_columns(&plan, &schema, batches);
     let answer = as_client(req, &execute(&pool(), &plan, &projected_schema, &projected));
-    // Narrow codes where the service would give them and they hold every value.
+    // 8-bit codes where the service would give them and they hold every value.
     let width = |column: &str| {
         let fits = distinct_strings(&projected, column).len() <= 256;
         if plan.eight_bit_groups && fits {
-            CodeWidth::Narrow
+            CodeWidth::U8
         } else {
-            CodeWidth::Wide
+            CodeWidth::U32
         }
     };
     let codes = GroupCodes::new(&projected_schema, &plan.codable_groups, width)

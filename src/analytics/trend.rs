@@ -28,14 +28,8 @@ pub fn plan(req: &proto::TrendRequest, schema: &Schema) -> Result<AnalyticPlan, 
         group_by = groups.group_by(),
         order = groups.order_by(""),
     );
-    Ok(AnalyticPlan {
-        narrowable_groups: columns.group_only(),
-        columns: columns.into_names(),
-        query: EngineQuery::new(sql).reading_input_once(),
-        codable_groups: groups.codable(),
-        coded_sql: None,
-        eight_bit_groups: true,
-    })
+    let query = EngineQuery::new(sql).reading_input_once();
+    Ok(AnalyticPlan::grouped(columns, &groups, query))
 }
 
 /// Builds the response from the result of [`plan`]'s query.

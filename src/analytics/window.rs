@@ -108,8 +108,7 @@ pub fn plan(
     }
     // Rows are grouped by bucket number, floor(µs / interval); `//` truncates toward zero, so
     // times before 1970 are moved down by interval - 1 first. The bucket's start (number ×
-    // interval) is computed per result row only: the two modulos, the add and the subtract
-    // per input row that gave the start directly cost 0.05 s of 10M rows.
+    // interval) is computed per result row only, not per input row.
     let sql = format!(
         "SELECT {g_text}__k * ? AS __b, {aggregates} FROM (\
            SELECT {g}(__tu - CASE WHEN __tu < 0 THEN ? - 1 ELSE 0 END) // ? AS __k{values} \
@@ -121,19 +120,13 @@ pub fn plan(
         order = groups.order_by("__k"),
     );
     let interval = duckdb::types::Value::BigInt(interval);
-    Ok(AnalyticPlan {
-        narrowable_groups: columns.group_only(),
-        columns: columns.into_names(),
-        query: EngineQuery {
-            sql,
-            params: vec![interval.clone(), interval.clone(), interval],
-            max_rows: None,
-            input_reads: InputReads::Once,
-        },
-        codable_groups: groups.codable(),
-        coded_sql: None,
-        eight_bit_groups: true,
-    })
+    let query = EngineQuery {
+        sql,
+        params: vec![interval.clone(), interval.clone(), interval],
+        max_rows: None,
+        input_reads: InputReads::Once,
+    };
+    Ok(AnalyticPlan::grouped(columns, &groups, query))
 }
 
 /// Builds the response from the result of [`plan`]'s query.

@@ -9,6 +9,7 @@ use crate::{
     error::Error,
     monitor::{ExportFormat, QueryRecord},
     proto::{self, admin_service_server::AdminService},
+    request,
     state::AppState,
 };
 
@@ -108,7 +109,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<proto::InvalidateCacheResponse>, Status> {
         let req = request.into_inner();
         let table = match &req.table {
-            Some(t) => Some(convert::table_ref(Some(t))?),
+            Some(t) => Some(request::table_ref(Some(t))?),
             None => None,
         };
         let invalidated = self.state.catalog.invalidate(table.as_ref()).await;

@@ -19,16 +19,12 @@ use arrow_flight::{
 use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{
-    analytics,
-    read::{self, ReadArgs},
-    tracked::Tracked,
-};
+use super::track;
 use crate::{
     analytics::public_names::{self, public_schema},
     error::Error,
-    exec::ScanPlan,
-    proto::{FlightCommand, QueryHints, SelectRequest, flight_command::Command},
+    proto::{FlightCommand, flight_command::Command},
+    request::{self, Tracked},
     state::AppState,
 };
 
@@ -65,35 +61,6 @@ fn flight_error(err: FlightError) -> Status {
     Status::internal(format!("encoding Flight data: {err}"))
 }
 
-/// A Select always re-plans to the split count its tickets were cut for; a limit reads one
-/// split so the limit holds across the whole result.
-fn select_args(req: &SelectRequest, num_splits: Option<u32>) -> (ReadArgs<'_>, QueryHints) {
-    let mut hints = req.hints.unwrap_or_default();
-    if req.limit > 0 {
-        hints.num_splits = 1;
-    } else if let Some(n) = num_splits {
-        hints.num_splits = n;
-    }
-    let args = ReadArgs {
-        table: req.table.as_ref(),
-        columns: &req.columns,
-        filter: req.filter.as_ref(),
-        limit: req.limit,
-        ..Default::default()
-    };
-    (args, hints)
-}
-
-async fn plan_select(
-    tracked: &Tracked,
-    req: &SelectRequest,
-    num_splits: Option<u32>,
-) -> Result<ScanPlan, Error> {
-    let (mut args, hints) = select_args(req, num_splits);
-    args.hints = Some(&hints);
-    read::prepare(tracked, args).await
-}
-
 impl FlightApi {
     /// Schema, split count and row count (when known) of a command, without reading rows.
     async fn describe(
@@ -103,12 +70,12 @@ impl FlightApi {
     ) -> Result<(SchemaRef, u32, Option<u64>), Error> {
         match &command.command {
             Some(Command::Select(req)) => {
-                let plan = plan_select(tracked, req, None).await?;
+                let plan = request::plan_select(tracked, req, None).await?;
                 let exact = (req.filter.is_none() && req.limit == 0).then_some(plan.meta.num_rows);
                 Ok((Arc::clone(&plan.output_schema), plan.num_splits, exact))
             }
             Some(other) => {
-                let output = analytics::run_command(tracked, other, true).await?;
+                let output = request::run_command(tracked, other, true).await?;
                 Ok((public_schema(other, &output.schema), 1, None))
             }
             None => Err(Error::InvalidArgument("empty flight command".to_owned())),
@@ -140,12 +107,12 @@ impl FlightApi {
         &self,
         tracked: &Tracked,
         ticket: &[u8],
-    ) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch, Error>>), Error> {
+    ) -> Result<(SchemaRef, request::Batches), Error> {
         let body = self.signer.verify(ticket)?;
         let command = body.command.and_then(|c| c.command);
         match command {
             Some(Command::Select(req)) => {
-                let plan = plan_select(tracked, &req, Some(body.num_splits)).await?;
+                let plan = request::plan_select(tracked, &req, Some(body.num_splits)).await?;
                 if plan.num_splits != body.num_splits {
                     return Err(Error::InvalidArgument(format!(
                         "the table changed since GetFlightInfo ({} splits now, {} then); \
@@ -154,26 +121,16 @@ impl FlightApi {
                     )));
                 }
                 let schema = Arc::clone(&plan.output_schema);
-                let reason = tracked.cancelled_reporter();
-                let batches = self
-                    .state
-                    .executor
-                    .execute_splits(
-                        plan,
-                        vec![body.split],
-                        tracked.cancel_token(),
-                        Arc::clone(&tracked.query.scan),
-                    )
-                    .map(move |item| item.map_err(|e| reason.exec_error(e)));
-                Ok((schema, limit(batches.boxed(), req.limit)))
+                let batches = request::scan_splits(tracked, plan, vec![body.split]);
+                Ok((schema, request::limit_rows(batches, req.limit)))
             }
             Some(other) => {
-                let output = analytics::run_command(tracked, &other, false).await?;
+                let output = request::run_command(tracked, &other, false).await?;
                 let schema = public_schema(&other, &output.schema);
                 let reason = tracked.cancelled_reporter();
                 let names = Arc::clone(&schema);
                 let batches = output.batches.map(move |item| {
-                    let batch = item.map_err(|e| analytics::engine_error_for(&reason, e))?;
+                    let batch = item.map_err(|e| request::engine_error(&reason, e))?;
                     public_names::rename(batch, &names)
                         .map_err(|e| Error::Internal(format!("naming the result columns: {e}")))
                 });
@@ -182,32 +139,6 @@ impl FlightApi {
             None => Err(Error::InvalidArgument("ticket holds no command".to_owned())),
         }
     }
-}
-
-/// At most `limit` rows (0 = all).
-fn limit(
-    batches: BoxStream<'static, Result<RecordBatch, Error>>,
-    limit: u64,
-) -> BoxStream<'static, Result<RecordBatch, Error>> {
-    if limit == 0 {
-        return batches;
-    }
-    // Ends as soon as the limit is reached, without waiting for (or reading) another batch;
-    // dropping `batches` then stops the scan.
-    futures::stream::unfold((batches, limit), |(mut batches, remaining)| async move {
-        if remaining == 0 {
-            return None;
-        }
-        match batches.next().await? {
-            Ok(batch) => {
-                let rows = (batch.num_rows() as u64).min(remaining);
-                let batch = batch.slice(0, usize::try_from(rows).unwrap_or(usize::MAX));
-                Some((Ok(batch), (batches, remaining - rows)))
-            }
-            Err(e) => Some((Err(e), (batches, remaining))),
-        }
-    })
-    .boxed()
 }
 
 /// Encodes batches as Flight data, recording the outcome when the stream ends. tonic polls
@@ -339,7 +270,7 @@ impl FlightService for FlightApi {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let tracked = Tracked::start(&self.state, &request, "GetFlightInfo");
+        let tracked = track(&self.state, &request, "GetFlightInfo");
         let result = self.flight_info(&tracked, request.into_inner()).await;
         let reply = result.clone();
         tracked.finish(&result);
@@ -358,7 +289,7 @@ impl FlightService for FlightApi {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
-        let tracked = Tracked::start(&self.state, &request, "GetSchema");
+        let tracked = track(&self.state, &request, "GetSchema");
         let result = async {
             let command = command::from_descriptor(request.get_ref())?;
             let (schema, _, _) = self.describe(&tracked, &command).await?;
@@ -376,7 +307,7 @@ impl FlightService for FlightApi {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
-        let tracked = Tracked::start(&self.state, &request, "DoGet");
+        let tracked = track(&self.state, &request, "DoGet");
         match self
             .ticket_batches(&tracked, &request.get_ref().ticket)
             .await

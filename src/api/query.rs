@@ -2,17 +2,14 @@
 
 use std::{pin::Pin, sync::Arc};
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{
-    convert, ipc,
-    read::{self, ReadArgs},
-    tracked::Tracked,
-};
+use super::{convert, ipc, track};
 use crate::{
     error::Error,
     proto::{self, query_service_server::QueryService},
+    request::{self, ReadArgs, Tracked},
     state::AppState,
 };
 
@@ -80,7 +77,7 @@ impl QueryService for QueryApi {
         request: Request<proto::DescribeTableRequest>,
     ) -> Result<Response<proto::DescribeTableResponse>, Status> {
         let req = request.into_inner();
-        let table = convert::table_ref(req.table.as_ref())?;
+        let table = request::table_ref(req.table.as_ref())?;
         let described = self
             .state
             .catalog
@@ -113,7 +110,7 @@ impl QueryService for QueryApi {
         &self,
         request: Request<proto::SelectRequest>,
     ) -> Result<Response<Self::SelectStream>, Status> {
-        let tracked = Tracked::start(&self.state, &request, "Select");
+        let tracked = track(&self.state, &request, "Select");
         let req = request.into_inner();
         let max = self.state.config.server.max_select_limit;
         if max > 0 && req.limit > max {
@@ -134,7 +131,7 @@ impl QueryService for QueryApi {
             hints: req.hints.as_ref(),
             no_columns: false,
         };
-        let plan = match read::prepare(&tracked, args).await {
+        let plan = match request::prepare(&tracked, args).await {
             Ok(plan) => plan,
             Err(err) => {
                 let status = Status::from(err.clone());
@@ -149,10 +146,10 @@ impl QueryService for QueryApi {
         &self,
         request: Request<proto::CountRequest>,
     ) -> Result<Response<proto::CountResponse>, Status> {
-        let tracked = Tracked::start(&self.state, &request, "Count");
+        let tracked = track(&self.state, &request, "Count");
         let query_id = tracked.query.id().to_owned();
         let req = request.into_inner();
-        let result = count(&tracked, &req).await;
+        let result = request::count(&tracked, &req).await;
         let response = result
             .as_ref()
             .map(|&count| proto::CountResponse { count, query_id })
@@ -162,40 +159,9 @@ impl QueryService for QueryApi {
     }
 }
 
-async fn count(tracked: &Tracked, req: &proto::CountRequest) -> Result<u64, Error> {
-    let args = ReadArgs {
-        table: req.table.as_ref(),
-        filter: req.filter.as_ref(),
-        hints: req.hints.as_ref(),
-        no_columns: true,
-        ..Default::default()
-    };
-    let plan = read::prepare(tracked, args).await?;
-    let state = &tracked.state;
-    let mut batches = state.executor.execute(
-        plan,
-        tracked.cancel_token(),
-        Arc::clone(&tracked.query.scan),
-    );
-    let mut total = 0u64;
-    while let Some(batch) = batches.next().await {
-        total += batch.map_err(|e| tracked.exec_error(e))?.num_rows() as u64;
-    }
-    tracked.query.add_rows_returned(1);
-    Ok(total)
-}
-
 /// The scan as a stream of IPC chunks: schema first, batches cut to the limit, end marker.
 fn select_stream(tracked: Tracked, plan: crate::exec::ScanPlan, limit: u64) -> ChunkStream {
     let schema = Arc::clone(&plan.output_schema);
-    let batches = tracked.state.executor.execute(
-        plan,
-        tracked.cancel_token(),
-        Arc::clone(&tracked.query.scan),
-    );
-    let cancelled = tracked.cancelled_reporter();
-    let batches = batches
-        .map(move |item| item.map_err(|e| cancelled.exec_error(e)))
-        .boxed();
+    let batches = request::scan(&tracked, plan);
     Box::pin(ipc::chunk_stream(tracked, schema, batches, limit))
 }

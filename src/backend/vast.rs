@@ -1,35 +1,235 @@
-//! The VAST DB tabular protocol (`docs/vast-protocol-notes.md`): pieces shared by the client
-//! backend and the emulator.
+//! The VAST DB client backend: [`VastBackend`] serves the [`Backend`] contract over the
+//! endpoints of one cluster. The protocol itself lives in [`crate::vast_protocol`].
 //!
 //! # Layout
-//! - `sigv4`: request signing and verification exactly as the official SDK signs.
-//! - `wire`: planus-generated flatbuffers (tabular responses, compute-IR, Arrow schema types).
-//! - `relation`: the `query_data` body (compute-IR `Relation`) as plain Rust values.
-//! - `frames`: the `query_data` response framing.
 //! - `client`: one endpoint over HTTP/1.1: signing, tabular headers, S3 XML errors.
 //! - `tls`: HTTPS settings (CA file, a TLS server name per endpoint).
-//! - `meta`: [`VastBackend`]: failover, transactions, listings, stats, columns.
+//! - `tx`: transactions: begin, keep-alive, commit or rollback, rollback of abandoned ones.
+//! - `meta`: the metadata calls: listings, stats, columns.
 //! - `stats`: per-endpoint health counters for `AdminService/ListEndpoints`.
-//! - `probe`: the start-up version probe and bucket check.
 //! - `breaker`: a circuit breaker per endpoint and the load-aware endpoint choice.
-//! - `request`, `response`, `scan`: the `query_data` body, the response decoder, split reads
-//!   with resume-on-failure.
+//! - `probe`: the start-up version probe and bucket check.
+//! - `field_type`, `request`, `pushdown`: the `query_data` body: column types, projection,
+//!   the filter pushed down.
+//! - `response`, `scan`: the response decoder, split reads with resume-on-failure.
+//! - `ceiling` (feature `bench`): the emulator's throughput ceiling for `benches/`.
 
 mod breaker;
-#[cfg(test)]
-mod ceiling;
+#[cfg(feature = "bench")]
+pub mod ceiling;
 mod client;
-pub mod frames;
+mod field_type;
+#[cfg(test)]
+mod golden;
 mod meta;
 mod probe;
 mod pushdown;
-pub mod relation;
 mod request;
 mod response;
 mod scan;
-pub mod sigv4;
 mod stats;
 mod tls;
-pub(crate) mod wire;
+mod tx;
 
-pub use meta::{ROW_GROUP_ROWS, VastBackend};
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use async_trait::async_trait;
+use http::Method;
+
+use self::{
+    client::{Endpoint, EndpointOptions},
+    tx::{OpenTransaction, begin, end},
+};
+use crate::{
+    backend::{
+        Backend, BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef, TableSummary,
+    },
+    config::VastConfig,
+    vast_protocol::sigv4::Credentials,
+};
+
+/// Rows of a VAST row group (the unit of split planning).
+pub const ROW_GROUP_ROWS: u64 = 65_536;
+/// Entries asked per listing page.
+const PAGE_KEYS: u32 = 1000;
+
+/// The VAST DB backend: every endpoint serves every call; a failed call goes to the next
+/// endpoint its circuit breaker lets through.
+#[derive(Debug)]
+pub struct VastBackend {
+    pub(crate) endpoints: Vec<Endpoint>,
+    buckets: Vec<String>,
+    next: AtomicUsize,
+    /// Interval of transaction keep-alives during a read (zero: none).
+    pub(crate) tx_keepalive: std::time::Duration,
+}
+
+impl VastBackend {
+    /// A backend over the `[vast]` settings (endpoints are contacted lazily).
+    pub fn new(config: &VastConfig) -> Result<Arc<Self>, BackendError> {
+        let creds = Credentials {
+            access_key: config.access_key.clone(),
+            secret_key: config.secret_key.clone(),
+        };
+        let tls = tls::client_config(config.ca_file.as_deref())?;
+        if let Some(unknown) = config.tls_server_names.keys().find(|url| {
+            !config
+                .endpoints
+                .iter()
+                .any(|e| e.trim_end_matches('/') == url.trim_end_matches('/'))
+        }) {
+            return Err(BackendError::Invalid(format!(
+                "vast.tls_server_names: `{unknown}` is not one of vast.endpoints"
+            )));
+        }
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|url| {
+                let server_name = config
+                    .tls_server_names
+                    .iter()
+                    .find(|(key, _)| key.trim_end_matches('/') == url.trim_end_matches('/'))
+                    .map(|(_, name)| name.as_str());
+                Endpoint::new(
+                    url,
+                    EndpointOptions {
+                        creds: creds.clone(),
+                        connect_timeout: config.connect_timeout,
+                        timeout: config.request_timeout,
+                        tls: &tls,
+                        tls_server_name: server_name,
+                    },
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if endpoints.is_empty() {
+            return Err(BackendError::Invalid(
+                "vast.endpoints must list at least one URL".to_owned(),
+            ));
+        }
+        Ok(Arc::new(Self {
+            endpoints,
+            buckets: config.buckets.clone(),
+            next: AtomicUsize::new(0),
+            tx_keepalive: config.tx_keepalive,
+        }))
+    }
+
+    /// The configured buckets (`vast.buckets`).
+    pub(crate) fn buckets(&self) -> &[String] {
+        &self.buckets
+    }
+
+    /// `bucket`, or the first configured bucket when empty.
+    pub(crate) fn bucket<'a>(&'a self, bucket: &'a str) -> Result<&'a str, BackendError> {
+        if !bucket.is_empty() {
+            return Ok(bucket);
+        }
+        self.buckets.first().map(String::as_str).ok_or_else(|| {
+            BackendError::Invalid(
+                "no bucket given and vast.buckets is empty; name the bucket or set vast.buckets"
+                    .to_owned(),
+            )
+        })
+    }
+
+    /// Runs `f` in a transaction on the endpoints in turn until one succeeds or fails for
+    /// good; commits on success, rolls back on failure.
+    async fn with_tx<T, F, Fut>(&self, f: F) -> Result<T, BackendError>
+    where
+        F: Fn(Endpoint, u64) -> Fut,
+        Fut: Future<Output = Result<T, BackendError>>,
+    {
+        let mut start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut avoid = None;
+        let mut last = None;
+        for _ in 0..self.endpoints.len() {
+            let cur = breaker::pick(&self.endpoints, start, avoid);
+            let ep = &self.endpoints[cur];
+            let result = async {
+                let txid = begin(ep).await?;
+                let open = OpenTransaction::new(ep, txid);
+                let result = f(ep.clone(), txid).await;
+                open.close();
+                match result {
+                    Ok(v) => {
+                        end(ep, txid, Method::PUT).await?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let _ = end(ep, txid, Method::DELETE).await;
+                        Err(e)
+                    }
+                }
+            }
+            .await;
+            match result {
+                Err(e) if e.is_retryable() => {
+                    last = Some(e);
+                    avoid = Some(cur);
+                    start = cur + 1;
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| BackendError::Invalid("no endpoints".to_owned())))
+    }
+}
+
+#[async_trait]
+impl Backend for VastBackend {
+    fn endpoints(&self) -> Vec<crate::backend::EndpointStatus> {
+        self.endpoints
+            .iter()
+            .map(|e| e.stats.snapshot(&e.url))
+            .collect()
+    }
+
+    fn kind(&self) -> &'static str {
+        "vast"
+    }
+
+    async fn startup_check(&self) -> Result<(), BackendError> {
+        probe::check(self).await.map(|_| ())
+    }
+
+    async fn list_schemas(&self, bucket: &str) -> Result<Vec<String>, BackendError> {
+        let bucket = self.bucket(bucket)?.to_owned();
+        self.with_tx(|ep, txid| meta::list_schemas(ep, txid, bucket.clone()))
+            .await
+    }
+
+    async fn list_tables(
+        &self,
+        bucket: &str,
+        schema: &str,
+    ) -> Result<Vec<TableSummary>, BackendError> {
+        let bucket = self.bucket(bucket)?.to_owned();
+        self.with_tx(|ep, txid| meta::list_tables(ep, txid, bucket.clone(), schema.to_owned()))
+            .await
+    }
+
+    async fn describe(&self, table: &TableRef) -> Result<TableMeta, BackendError> {
+        let mut table = table.clone();
+        table.bucket = self.bucket(&table.bucket)?.to_owned();
+        self.with_tx(|ep, txid| meta::describe(ep, txid, table.clone()))
+            .await
+    }
+
+    fn scan(
+        &self,
+        table: &TableRef,
+        meta: &TableMeta,
+        req: &ScanRequest,
+        split: Split,
+    ) -> SplitStream {
+        scan::scan(self, table, meta, req, split)
+    }
+}

@@ -12,9 +12,9 @@ use axum::{
 
 use super::{
     EmulatorConfig,
-    http::{Call, S3Error, ok_body},
+    call::{Call, S3Error, ok_body},
 };
-use crate::backend::vast::sigv4;
+use crate::vast_protocol::sigv4;
 
 fn forbidden(code: &'static str, message: impl Into<String>) -> S3Error {
     S3Error::new(StatusCode::FORBIDDEN, code, message)
@@ -96,7 +96,7 @@ fn mac32(secret: &str, nonce: u32) -> u32 {
 /// A new transaction id valid on every emulator sharing `secret`.
 fn mint_txid(secret: &str) -> u64 {
     // Top bit clear so the id also fits a signed 64-bit integer; never 0.
-    let nonce = (uuid::Uuid::new_v4().as_u128() as u32 & 0x7FFF_FFFF).max(1);
+    let nonce = (rand::random::<u32>() & 0x7FFF_FFFF).max(1);
     (u64::from(nonce) << 32) | u64::from(mac32(secret, nonce))
 }
 

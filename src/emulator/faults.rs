@@ -1,7 +1,7 @@
 //! Seeded fault injection: latency, error responses (500, 503 `SlowDown`), dropped
 //! connections and stalls in `query_data` responses.
 //!
-//! Set at start (`vastgate emulate --fault-*`) or at run time with
+//! Set at start (`vastgate emulate --faults JSON`) or at run time with
 //! `POST /_emulator/faults` and a JSON [`FaultConfig`] body (unauthenticated: the emulator is a
 //! test tool on loopback). `times` bounds how many requests get a fault, so a retrying client
 //! eventually succeeds; the same seed gives the same faults for the same request sequence.
@@ -16,7 +16,7 @@ use axum::{
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde::{Deserialize, Serialize};
 
-use super::http::S3Error;
+use super::call::S3Error;
 
 /// What faults to inject.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -12,10 +12,10 @@ use arrow::{
     datatypes::{DataType, Schema},
 };
 
-use super::http::S3Error;
+use super::call::S3Error;
 use crate::{
-    backend::vast::relation::{Comparison, Literal, Relation, Term},
     predicate::{CompareOp, Predicate, Value},
+    vast_protocol::relation::{Comparison, Literal, Relation, Term},
 };
 
 /// The filter of `relation` over `table` (the table's schema), or `None` for `and()`.

@@ -1,103 +1,25 @@
-//! Routing of the emulator's HTTP requests, and S3 XML errors.
+//! Routing of the emulator's HTTP requests: the emulator's own endpoints, signature and
+//! fault checks, then the tabular call to its handler.
 
 use std::sync::Arc;
 
 use axum::{
     Router,
-    body::{Body, Bytes},
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
-use super::{Emulator, SERVER_VERSION, auth, meta, query};
+use percent_encoding::percent_decode_str;
+
+use super::{
+    Emulator, SERVER_VERSION, auth,
+    call::{Call, S3Error},
+    meta, query,
+};
 
 /// Largest request body accepted (the SDK refuses to send more than 4.5 MiB).
 const MAX_BODY: usize = 8 << 20;
-
-/// An S3-style error: status, `<Code>` and `<Message>`.
-#[derive(Debug)]
-pub(super) struct S3Error {
-    pub(super) status: StatusCode,
-    pub(super) code: &'static str,
-    pub(super) message: String,
-}
-
-impl S3Error {
-    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub(super) fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
-    }
-
-    pub(super) fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    pub(super) fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
-    }
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-impl IntoResponse for S3Error {
-    fn into_response(self) -> Response {
-        let body = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message></Error>",
-            self.code,
-            xml_escape(&self.message)
-        );
-        let mut response = (self.status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml"),
-        );
-        response
-    }
-}
-
-/// A parsed request: method, decoded path segments, command and parameters.
-#[derive(Debug)]
-pub(super) struct Call {
-    pub(super) method: Method,
-    pub(super) segments: Vec<String>,
-    /// The bare first query item (`schema`, `table`, `data`, ...), empty if none.
-    pub(super) command: String,
-    pub(super) headers: HeaderMap,
-    pub(super) body: Bytes,
-}
-
-impl Call {
-    /// A request header as text, if present.
-    pub(super) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// A request header parsed as a number.
-    pub(super) fn header_num<T: std::str::FromStr>(
-        &self,
-        name: &str,
-    ) -> Result<Option<T>, S3Error> {
-        self.header(name)
-            .map(|v| {
-                v.trim().parse().map_err(|_| {
-                    S3Error::bad_request(format!("header {name}: `{v}` is not a number"))
-                })
-            })
-            .transpose()
-    }
-}
 
 /// The router: everything goes through one handler.
 pub(super) fn router(state: Arc<Emulator>) -> Router {
@@ -116,28 +38,6 @@ async fn handle(State(state): State<Arc<Emulator>>, request: Request) -> Respons
         .headers_mut()
         .insert(header::SERVER, HeaderValue::from_static(SERVER_VERSION));
     response
-}
-
-fn percent_decode(segment: &str) -> String {
-    fn hex_digit(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
-    }
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(hi), Some(lo)) = (hex_digit(bytes[i + 1]), hex_digit(bytes[i + 2]))
-        {
-            out.push(hi * 16 + lo);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn dispatch(state: &Arc<Emulator>, request: Request) -> Result<Response, S3Error> {
@@ -181,7 +81,7 @@ async fn dispatch(state: &Arc<Emulator>, request: Request) -> Result<Response, S
     let segments: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(percent_decode)
+        .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
         .collect();
     let command = query
         .split('&')
@@ -275,15 +175,4 @@ fn check_bucket(state: &Emulator, call: &Call) -> Result<(), S3Error> {
 fn check_call(state: &Emulator, call: &Call) -> Result<(), S3Error> {
     check_bucket(state, call)?;
     auth::check_txid(&state.config, call)
-}
-
-/// A plain 200 response with `body`.
-pub(super) fn ok_body(body: impl Into<Body>, headers: &[(&'static str, String)]) -> Response {
-    let mut response = Response::new(body.into());
-    for (name, value) in headers {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            response.headers_mut().insert(*name, value);
-        }
-    }
-    response
 }

@@ -7,30 +7,9 @@ use axum::response::Response;
 
 use super::{
     Emulator,
-    http::{Call, S3Error, ok_body},
+    call::{Call, S3Error, backend_error, ok_body, table_ref},
 };
-use crate::backend::{Backend, BackendError, TableRef, vast::wire::tabular};
-
-/// Maps a backend error to an S3 error.
-pub(super) fn backend_error(err: BackendError) -> S3Error {
-    match err {
-        BackendError::NotFound { what } => {
-            S3Error::not_found("NoSuchKey", format!("{what} not found"))
-        }
-        BackendError::Invalid(m) | BackendError::Unsupported(m) => S3Error::bad_request(m),
-        other => S3Error::internal(other.to_string()),
-    }
-}
-
-/// The table a call addresses (`/{bucket}/{schema}/{table}`).
-pub(super) fn table_ref(call: &Call) -> TableRef {
-    let part = |i: usize| call.segments.get(i).cloned().unwrap_or_default();
-    TableRef {
-        bucket: part(0),
-        schema: part(1),
-        table: part(2),
-    }
-}
+use crate::{backend::Backend, vast_protocol::wire::tabular};
 
 /// A page of `(index, name)` entries, the next key and whether more remain.
 type ListPage<'a> = (Vec<(usize, &'a String)>, u64, bool);

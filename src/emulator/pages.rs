@@ -20,8 +20,9 @@ use parquet::arrow::{
 };
 
 use crate::{
-    backend::{local::RowGroupSlice, vast::frames::INVALID_ROW_ID},
+    backend::local::RowGroupSlice,
     predicate::{Predicate, evaluate},
+    vast_protocol::frames::INVALID_ROW_ID,
 };
 
 /// Rows of one unit of split assignment (a VAST row group).

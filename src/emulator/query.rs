@@ -13,13 +13,12 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
     Emulator,
+    call::{Call, S3Error, backend_error, table_ref},
     faults::StreamFault,
     filter,
-    http::{Call, S3Error},
-    meta::{backend_error, table_ref},
     pages::{Layout, Page, Reader},
 };
-use crate::backend::vast::{frames, relation};
+use crate::vast_protocol::{frames, relation};
 
 /// Frames buffered between the page reader and the socket.
 const CHANNEL_FRAMES: usize = 64;

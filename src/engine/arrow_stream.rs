@@ -1,25 +1,22 @@
 //! The request's input as an Arrow C stream that DuckDB scans natively: the input channel
 //! becomes a [`RecordBatchReader`] ([`InputReader`]) that DuckDB pulls on its own threads while
-//! the splits are still arriving. DuckDB converts whole vectors (no per-value calls as in the
-//! Appender; `benches/RESULTS.md`, "Engine ingest").
+//! the splits are still arriving. DuckDB converts whole vectors, with no per-value calls as in
+//! the Appender.
 //!
 //! The query reads the stream through a CTE named `t` put in front of it
 //! ([`with_input_cte`]): `WITH t AS [NOT] MATERIALIZED (SELECT * FROM <stream>) <query>`.
 //! - A query that reads `t` exactly once ([`InputReads::Once`], every typed analytic) gets
 //!   `NOT MATERIALIZED`: DuckDB inlines the CTE, so the stream feeds the query's operators
-//!   directly — aggregation runs while the splits arrive and no row is copied (correlation
-//!   of 10M rows: 0.42 → 0.29 s, `benches/RESULTS.md`).
+//!   directly — aggregation runs while the splits arrive and no row is copied.
 //! - Any other query (user SQL, which may read `t` any number of times) gets `MATERIALIZED`:
-//!   the rows are kept once in DuckDB's in-memory result format (a quarter of the cost of a
-//!   `CREATE TABLE … AS`: no table storage or statistics) and every scan of `t` reads them.
+//!   the rows are kept once in DuckDB's in-memory result format (cheaper than a table: no
+//!   storage or statistics) and every scan of `t` reads them.
 //!
-//! Why exactly this shape: the C API's scan (`duckdb_arrow_scan`) ignores the projections and
-//! filters DuckDB pushes into it, so `SELECT b FROM stream` returned column `a`, and a string
-//! projection crashed (tried here). The stream is therefore read by one `SELECT *` only, and
-//! the database runs with the optimizers that would push into that `SELECT *` disabled
-//! (`unused_columns`, `cte_filter_pusher`, `filter_pushdown`; see [`super::sandbox`]).
-//! `engine::tests::queries_over_the_input_stream_see_every_column` pins this down for both
-//! shapes. A second read of a stream (which would see no rows) fails instead.
+//! The C API's scan (`duckdb_arrow_scan`) ignores the projections and filters DuckDB pushes
+//! into it (a pushed projection reads the wrong columns), so the stream is read by one
+//! `SELECT *` only, with the optimizers that would push into it disabled
+//! ([`super::sandbox`]); `engine::tests::queries_over_the_input_stream_see_every_column`
+//! pins this down. A second read of a stream (which would see no rows) fails instead.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -111,7 +108,8 @@ pub(crate) fn query_over<T>(
 /// The query's SQL (over `t`) with `t AS [NOT] MATERIALIZED (SELECT * FROM <stream_view>)` in
 /// front (`NOT` when it reads `t` [`InputReads::Once`]): joined to the query's own WITH list
 /// when it starts with `WITH` or `WITH RECURSIVE` (as `analytics::sql::validate` leaves user
-/// SQL), else as a WITH clause of its own. A query that defines a CTE `t` itself gets DuckDB's duplicate-name error.
+/// SQL), else as a WITH clause of its own. A query that defines a CTE `t` itself gets
+/// DuckDB's duplicate-name error.
 pub(crate) fn with_input_cte(query: &EngineQuery, stream_view: &str) -> String {
     let materialized = match query.input_reads {
         InputReads::Once => "NOT MATERIALIZED",

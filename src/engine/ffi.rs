@@ -94,7 +94,7 @@ impl Drop for Database {
     }
 }
 
-/// A C API connection: loads Arrow streams into tables. Closed on drop.
+/// A C API connection: registers Arrow streams as views. Closed on drop.
 pub(crate) struct RawConnection {
     raw: ffi::duckdb_connection,
 }

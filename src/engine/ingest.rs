@@ -2,8 +2,6 @@
 //!
 //! Arrow types DuckDB's loader does not take directly are cast first (dictionaries to their
 //! values, `Float16` to `Float32`, `Decimal256` to `Float64`, zoned timestamps to microseconds).
-//! The two table-filling load paths the ingest benchmark compares with the Arrow stream
-//! (`engine/bench.rs`) live here too, compiled for tests only.
 
 use std::sync::Arc;
 
@@ -13,20 +11,6 @@ use arrow::{
     compute::{CastOptions, cast_with_options},
     datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, TimeUnit},
 };
-
-/// How batches get to the query (all three measured in `benches/RESULTS.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadPath {
-    /// DuckDB's native Arrow scan over an Arrow C stream fed by the input channel, read by the
-    /// query itself through the CTE `t`, inlined or materialized (no table; the fastest, used
-    /// by the pool; see `arrow_stream`).
-    ArrowStream,
-    /// duckdb-rs' `Appender::append_record_batch` into a created table (benchmark only).
-    Appender,
-    /// `INSERT INTO table SELECT * FROM arrow(?)` with duckdb-rs' `ArrowBatchRegistration`;
-    /// needs the `arrow` table function registered on the database (benchmark only).
-    ArrowTableFunction,
-}
 
 /// The schema batches are cast to before loading, and the table DDL for it.
 #[derive(Debug, Clone)]
@@ -52,21 +36,6 @@ impl TablePlan {
             .zip(schema.fields())
             .any(|(a, b)| a.data_type() != b.data_type());
         Ok(Self { schema, needs_cast })
-    }
-
-    /// `CREATE TEMP TABLE "name" (...)`.
-    #[cfg(test)]
-    pub(crate) fn create_sql(&self, table: &str) -> Result<String, EngineError> {
-        let mut columns = Vec::with_capacity(self.schema.fields().len());
-        for field in self.schema.fields() {
-            let sql_type = sql_type(field.data_type()).ok_or_else(|| unsupported(field))?;
-            columns.push(format!("{} {sql_type}", quote_ident(field.name())));
-        }
-        Ok(format!(
-            "CREATE TEMP TABLE {} ({})",
-            quote_ident(table),
-            columns.join(", ")
-        ))
     }
 
     /// Casts `batch` to the normalized schema.
@@ -102,32 +71,6 @@ impl TablePlan {
         }
         RecordBatch::try_new(Arc::clone(&self.schema), columns)
             .map_err(|err| EngineError::Input(Box::new(err)))
-    }
-}
-
-/// Appends a normalized batch to one table by one of duckdb-rs' load paths (an appender for
-/// [`LoadPath::Appender`], else the `arrow` table function).
-#[cfg(test)]
-pub(crate) fn append(
-    conn: &duckdb::Connection,
-    appender: Option<&mut duckdb::Appender<'_>>,
-    table: &str,
-    batch: RecordBatch,
-) -> Result<(), EngineError> {
-    if batch.num_rows() == 0 {
-        return Ok(());
-    }
-    match appender {
-        Some(appender) => appender
-            .append_record_batch(batch)
-            .map_err(|err| EngineError::internal("appending a batch", err)),
-        None => {
-            let registration = duckdb::vtab::arrow::ArrowBatchRegistration::new(batch);
-            let sql = format!("INSERT INTO {} SELECT * FROM arrow(?)", quote_ident(table));
-            conn.execute(&sql, [&registration])
-                .map(|_| ())
-                .map_err(|err| EngineError::internal("inserting a batch", err))
-        }
     }
 }
 

@@ -24,7 +24,7 @@ pub(crate) fn open_database(config: &EngineConfig) -> Result<Database, EngineErr
             ))
         })?;
     // Without a temp directory DuckDB does not try to spill at all; with one (the default
-    // `.tmp`) work over the memory limit failed on the disabled file system instead of
+    // `.tmp`) work over the memory limit fails on the disabled file system instead of with
     // "Out of Memory". An empty value cannot be given at open time and cannot be set once
     // external access is off, so these three come here, in this order, before any request.
     database
@@ -49,8 +49,7 @@ fn sandbox_settings(threads: usize, memory_limit: &str) -> Vec<(&'static str, St
         // No spilling to disk: work bigger than the memory limit fails with "Out of Memory".
         ("max_temp_directory_size", "0B".to_owned()),
         // Per-request tables (of the benchmark-only load paths) live for one query:
-        // compressing them in an automatic checkpoint after each load cost half of the
-        // ingest time (benches/RESULTS.md).
+        // compressing them in an automatic checkpoint after each load is wasted work.
         ("checkpoint_threshold", "1000TB".to_owned()),
         // The input stream is read by `SELECT *` in the CTE `t`, and the C API's Arrow scan
         // ignores projections and filters pushed into it: keep the optimizers that push them

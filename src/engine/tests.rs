@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 
-pub(crate) fn test_config(workers: usize, max_queue: usize) -> EngineConfig {
+fn test_config(workers: usize, max_queue: usize) -> EngineConfig {
     EngineConfig {
         workers,
         threads_per_worker: 1,

@@ -40,25 +40,43 @@ impl ExportFormat {
 pub(super) fn encode(records: &[QueryRecord], format: ExportFormat) -> Vec<u8> {
     match format {
         ExportFormat::Json => serde_json::to_vec_pretty(records).unwrap_or_default(),
-        ExportFormat::Csv => csv(records).into_bytes(),
+        ExportFormat::Csv => csv(records).unwrap_or_else(|err| {
+            tracing::error!(%err, "query log not written as CSV");
+            Vec::new()
+        }),
     }
 }
 
-fn csv(records: &[QueryRecord]) -> String {
-    let mut out = String::from(
-        "query_id,method,table,state,started_unix_ms,duration_ms,rows_scanned,rows_returned,\
-         bytes_scanned,splits,endpoints,cache_hit,slow,error\n",
-    );
+const CSV_HEADER: [&str; 14] = [
+    "query_id",
+    "method",
+    "table",
+    "state",
+    "started_unix_ms",
+    "duration_ms",
+    "rows_scanned",
+    "rows_returned",
+    "bytes_scanned",
+    "splits",
+    "endpoints",
+    "cache_hit",
+    "slow",
+    "error",
+];
+
+fn csv(records: &[QueryRecord]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(CSV_HEADER)?;
     for r in records {
         let started = r
             .started
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
-        let fields = [
-            field(&r.query_id),
-            field(&r.method),
-            field(&r.table),
+        writer.write_record([
+            r.query_id.clone(),
+            r.method.clone(),
+            r.table.clone(),
             r.state.as_str().to_owned(),
             started.to_string(),
             format!("{:.3}", r.duration_ms),
@@ -66,22 +84,11 @@ fn csv(records: &[QueryRecord]) -> String {
             r.rows_returned.to_string(),
             r.bytes_scanned.to_string(),
             r.splits.to_string(),
-            field(&r.endpoints.join(" ")),
+            r.endpoints.join(" "),
             r.cache_hit.to_string(),
             r.slow.to_string(),
-            field(&r.error),
-        ];
-        out.push_str(&fields.join(","));
-        out.push('\n');
+            r.error.clone(),
+        ])?;
     }
-    out
-}
-
-/// RFC 4180 quoting.
-fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+    writer.into_inner().map_err(|err| err.into_error().into())
 }

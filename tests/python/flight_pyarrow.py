@@ -1,4 +1,4 @@
-"""pyarrow.flight against a running vastgate: the client side of issue 5's acceptance.
+"""pyarrow.flight against a running vastgate: the client side of the Flight tests.
 
 Usage: flight_pyarrow.py HOST:PORT SENSORS_PARQUET
 Checks, each against DuckDB reading the same Parquet file:

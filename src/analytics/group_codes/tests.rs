@@ -20,12 +20,12 @@ fn codes_of(batch: &RecordBatch, column: &str) -> Vec<Option<u32>> {
         .collect()
 }
 
-fn wide(_: &str) -> CodeWidth {
-    CodeWidth::Wide
+fn u32_codes(_: &str) -> CodeWidth {
+    CodeWidth::U32
 }
 
-fn narrow(_: &str) -> CodeWidth {
-    CodeWidth::Narrow
+fn u8_codes(_: &str) -> CodeWidth {
+    CodeWidth::U8
 }
 
 fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
@@ -60,7 +60,7 @@ fn codes_are_numbered_in_order_of_arrival_across_batches_and_keep_nulls() {
         ("n", Arc::new(Int64Array::from(vec![5, 6]))),
         ("g", Arc::new(StringArray::from(vec![Some("c"), Some("a")]))),
     ]);
-    let codes = GroupCodes::new(&first.schema(), &["g".to_owned()], wide)
+    let codes = GroupCodes::new(&first.schema(), &["g".to_owned()], u32_codes)
         .expect("codable")
         .expect("a group");
     assert_eq!(codes.schema().field(1).data_type(), &DataType::UInt32);
@@ -86,7 +86,7 @@ fn every_string_type_is_coded_alike() {
     ];
     for array in arrays {
         let input = batch(vec![("g", array)]);
-        let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], wide)
+        let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], u32_codes)
             .expect("codable")
             .expect("a group");
         let coded = codes.encode(input).expect("encode");
@@ -98,16 +98,16 @@ fn every_string_type_is_coded_alike() {
 fn only_string_group_columns_are_codable() {
     let input = batch(vec![("n", Arc::new(Int64Array::from(vec![1])))]);
     assert!(
-        GroupCodes::new(&input.schema(), &[], wide)
+        GroupCodes::new(&input.schema(), &[], u32_codes)
             .expect("nothing to code")
             .is_none()
     );
     assert!(matches!(
-        GroupCodes::new(&input.schema(), &["n".to_owned()], wide),
+        GroupCodes::new(&input.schema(), &["n".to_owned()], u32_codes),
         Err(AnalyticsError::Internal(_))
     ));
     assert!(matches!(
-        GroupCodes::new(&input.schema(), &["missing".to_owned()], wide),
+        GroupCodes::new(&input.schema(), &["missing".to_owned()], u32_codes),
         Err(AnalyticsError::Internal(_))
     ));
 }
@@ -131,7 +131,7 @@ fn decode_gives_the_strings_in_string_order_keeping_the_order_inside_each_group(
             Some("mid"),
         ])),
     )]);
-    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], wide)
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], u32_codes)
         .expect("codable")
         .expect("a group");
     codes.encode(input).expect("encode"); // zeta 0, alpha 1, mid 2
@@ -163,9 +163,13 @@ fn decode_orders_two_group_columns_by_the_first_then_the_second() {
         ("a", Arc::new(StringArray::from(vec!["q", "p"]))),
         ("b", Arc::new(StringArray::from(vec!["y", "x"]))),
     ]);
-    let codes = GroupCodes::new(&input.schema(), &["a".to_owned(), "b".to_owned()], wide)
-        .expect("codable")
-        .expect("groups");
+    let codes = GroupCodes::new(
+        &input.schema(),
+        &["a".to_owned(), "b".to_owned()],
+        u32_codes,
+    )
+    .expect("codable")
+    .expect("groups");
     codes.encode(input).expect("encode"); // a: q 0, p 1; b: y 0, x 1
     // Code order: (q,y) (q,x) (p,y) (p,x).
     let result = batch(vec![
@@ -193,7 +197,7 @@ fn decode_orders_two_group_columns_by_the_first_then_the_second() {
 #[test]
 fn decode_rejects_what_is_not_a_known_code() {
     let input = batch(vec![("g", Arc::new(StringArray::from(vec!["only"])))]);
-    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], wide)
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], u32_codes)
         .expect("codable")
         .expect("a group");
     codes.encode(input).expect("encode");
@@ -233,7 +237,7 @@ fn dictionary_arrays_are_coded_like_their_strings() {
         dictionary(vec![Some(1), Some(2)], &second),          // a NULL entry
     ]
     .map(|column| batch(vec![("g", column)]));
-    let codes = GroupCodes::new(&batches[0].schema(), &["g".to_owned()], wide)
+    let codes = GroupCodes::new(&batches[0].schema(), &["g".to_owned()], u32_codes)
         .expect("codable")
         .expect("a group");
     let coded: Vec<_> = batches
@@ -268,12 +272,12 @@ fn narrow_codes_are_8_bit_and_the_257th_value_is_refused_naming_the_column() {
         batch(vec![("g", Arc::new(StringArray::from(values)) as ArrayRef)])
     };
     let input = plain(names(0..2));
-    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], narrow)
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], u8_codes)
         .expect("codable")
         .expect("a group");
     assert_eq!(codes.schema().field(0).data_type(), &DataType::UInt8);
-    assert_eq!(codes.narrow_columns(), ["g"]);
-    // 256 values and NULLs fit; the codes are those wide codes would be.
+    assert_eq!(codes.u8_columns(), ["g"]);
+    // 256 values and NULLs fit; the codes are those 32-bit codes would be.
     let mut first = names(0..200);
     first.push(None);
     let coded = codes.encode(plain(first)).expect("fits");
@@ -300,12 +304,12 @@ fn narrow_codes_are_8_bit_and_the_257th_value_is_refused_naming_the_column() {
         ),
         other => panic!("expected a refusal, got {other:?}"),
     }
-    // Wide codes take them all.
-    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], wide)
+    // 32-bit codes take them all.
+    let codes = GroupCodes::new(&input.schema(), &["g".to_owned()], u32_codes)
         .expect("codable")
         .expect("a group");
-    assert!(codes.narrow_columns().is_empty());
-    let coded = codes.encode(plain(names(0..300))).expect("wide");
+    assert!(codes.u8_columns().is_empty());
+    let coded = codes.encode(plain(names(0..300))).expect("32-bit codes");
     assert_eq!(coded.column(0).data_type(), &DataType::UInt32);
     assert_eq!(codes_of(&coded, "g")[299], Some(299));
 }

@@ -57,10 +57,7 @@ impl TicketSigner {
     /// Uses `key` when non-empty, else 32 random bytes (tickets then die with the process).
     pub(crate) fn new(key: &str, ttl: Duration) -> Self {
         let key = if key.is_empty() {
-            // Two random v4 UUIDs: 244 random bits from the OS generator.
-            let mut bytes = uuid::Uuid::new_v4().as_bytes().to_vec();
-            bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-            bytes
+            rand::random::<[u8; 32]>().to_vec()
         } else {
             key.as_bytes().to_vec()
         };

@@ -1,18 +1,19 @@
-//! The emulator's own ceiling for issue 4's benchmark: the same full scan as
-//! `benches/vast.rs`, but the client only drains the response bytes (no frame or IPC
-//! decoding, no filter, no executor), with pages large enough that each split is one request.
-//! Crate-private code paths, so it is an ignored test rather than a bench target:
+//! The emulator's own ceiling for `benches/vast.rs`: the same full scan, but the client only
+//! drains the response bytes (no frame or IPC decoding, no filter, no executor), with pages
+//! large enough that each split is one request. It needs the client's internals, so it is
+//! compiled only with the `bench` feature:
 //!
-//! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo test --release --lib -- --ignored --nocapture emulator_ceiling`
+//! `VASTGATE_BENCH_DATA=/tmp/bench10m cargo bench --features bench --bench vast_ceiling`
 
-use std::time::Instant;
+use std::{path::PathBuf, time::Instant};
 
 use futures::StreamExt;
 use http::Method;
 
 use super::{
-    meta::{VastBackend, begin, end},
+    VastBackend,
     scan::prepare,
+    tx::{begin, end},
 };
 use crate::{
     backend::{Backend, ScanRequest, Split, TableRef},
@@ -24,27 +25,20 @@ const SPLITS: u32 = 8;
 const SUB_SPLITS: u32 = 4;
 const CONCURRENT: usize = 4;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: needs VASTGATE_BENCH_DATA; see the module doc"]
-async fn emulator_ceiling() {
-    let Ok(data) = std::env::var("VASTGATE_BENCH_DATA") else {
-        eprintln!("set VASTGATE_BENCH_DATA to a gen-data folder");
-        return;
-    };
+/// Scans `demo/sensors` of the gen-data folder `data` through one emulator on loopback,
+/// draining only the bytes, best of 3; `page_cache_mb` as the emulator's `--page-cache-mb`.
+/// Returns a line for `benches/RESULTS.md`.
+pub async fn emulator_ceiling(data: PathBuf, page_cache_mb: u64) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let config = EmulatorConfig {
-        data_dir: data.into(),
+        data_dir: data,
         bucket: "bench".into(),
         access_key: "a".into(),
         secret_key: "s".into(),
         faults: FaultConfig::default(),
         tls: None,
-        page_cache_bytes: std::env::var("VG_PAGE_CACHE_MB")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-            << 20,
+        page_cache_bytes: page_cache_mb << 20,
     };
     tokio::spawn(emulator::serve(listener, config, std::future::pending()));
     let backend = VastBackend::new(&VastConfig {
@@ -107,10 +101,10 @@ async fn emulator_ceiling() {
         end(ep, txid, Method::PUT).await.unwrap();
     }
     let rows = meta.num_rows as f64;
-    println!(
+    format!(
         "emulator ceiling: {rows} rows, {bytes} bytes in {best:.3} s = {:.2} Mrows/s, {:.0} MB/s \
          ({SPLITS} splits × {SUB_SPLITS} sub-splits, {CONCURRENT} concurrent, best of 3)",
         rows / best / 1e6,
         bytes as f64 / best / 1e6
-    );
+    )
 }

@@ -15,13 +15,16 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
+use percent_encoding::utf8_percent_encode;
 
-use super::{
-    sigv4::{self, Credentials, RequestParts},
-    stats::EndpointStats,
-    tls,
+use super::{stats::EndpointStats, tls};
+use crate::{
+    backend::BackendError,
+    vast_protocol::{
+        s3_error::S3ErrorBody,
+        sigv4::{self, Credentials, RequestParts},
+    },
 };
-use crate::backend::BackendError;
 
 /// The `User-Agent` sent on every request.
 const USER_AGENT: &str = concat!("vastgate/", env!("CARGO_PKG_VERSION"));
@@ -107,13 +110,7 @@ pub(crate) fn path(segments: &[&str]) -> String {
     let mut out = String::new();
     for segment in segments.iter().filter(|s| !s.is_empty()) {
         out.push('/');
-        for b in segment.bytes() {
-            if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
+        out.extend(utf8_percent_encode(segment, sigv4::PATH_SAFE));
     }
     if out.is_empty() {
         out.push('/');
@@ -288,9 +285,7 @@ impl Endpoint {
 
     /// The error of a non-200 answer with S3 XML `body`.
     fn status_error(&self, call: &Call, status: StatusCode, body: &[u8]) -> BackendError {
-        let text = String::from_utf8_lossy(body);
-        let code = xml_element(&text, "Code").unwrap_or_default();
-        let message = xml_element(&text, "Message").unwrap_or_default();
+        let S3ErrorBody { code, message } = S3ErrorBody::from_xml(body).unwrap_or_default();
         // HEAD answers carry no body: then there is only the status to report.
         let reason = if code.is_empty() && message.is_empty() {
             status.to_string()
@@ -334,25 +329,14 @@ fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// The text of the first `<name>…</name>` element of `xml` (no namespaces, entities decoded).
-fn xml_element(xml: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let close = format!("</{name}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml[start..].find(&close)?;
-    Some(
-        xml[start..end]
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
-}
-
 /// Whether an error is a 503 `SlowDown` (back off before retrying).
 pub(crate) fn is_slow_down(err: &BackendError) -> bool {
     matches!(err, BackendError::Unavailable { message, .. } if message.contains("SlowDown") || message.contains(" 503 "))
+}
+
+/// A numeric response header.
+pub(crate) fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -364,7 +348,8 @@ mod tests {
         assert_eq!(path(&["b", "my schema", "t"]), "/b/my%20schema/t");
         assert_eq!(path(&[]), "/");
         let xml = "<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>a &lt;b&gt;</Message></Error>";
-        assert_eq!(xml_element(xml, "Code").as_deref(), Some("NoSuchBucket"));
-        assert_eq!(xml_element(xml, "Message").as_deref(), Some("a <b>"));
+        let body = S3ErrorBody::from_xml(xml.as_bytes()).expect("an S3 error body");
+        assert_eq!(body.code, "NoSuchBucket");
+        assert_eq!(body.message, "a <b>");
     }
 }

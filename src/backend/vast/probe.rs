@@ -7,8 +7,8 @@
 use http::Method;
 
 use super::{
+    VastBackend,
     client::{Call, Endpoint, path},
-    meta::VastBackend,
 };
 use crate::backend::BackendError;
 

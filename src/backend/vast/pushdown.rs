@@ -14,11 +14,11 @@ use arrow::{
     },
 };
 
-use super::{
-    request::fb_type,
-    wire::{arrow_fb as fb, ir},
+use super::field_type::fb_type;
+use crate::{
+    predicate::{CompareOp, Predicate, Value},
+    vast_protocol::wire::{arrow_fb as fb, ir},
 };
-use crate::predicate::{CompareOp, Predicate, Value};
 
 /// Resolves a column name to its schema position and field in the queried schema.
 pub(crate) type Resolve<'a> = dyn Fn(&str) -> Option<(u32, &'a Field)> + 'a;

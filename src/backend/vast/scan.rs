@@ -15,16 +15,16 @@ use http::Method;
 use tokio::sync::mpsc;
 
 use super::{
-    breaker,
+    VastBackend, breaker,
     client::{Call, Endpoint, is_slow_down, path},
-    frames::INVALID_ROW_ID,
-    meta::{VastBackend, begin, end, keep_alive},
     request::query_body,
     response::Decoder,
+    tx::{begin, end, keep_alive},
 };
 use crate::{
     backend::{BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef},
     predicate::{Predicate, evaluate},
+    vast_protocol::frames::INVALID_ROW_ID,
 };
 
 /// Row groups a sub-split reads before skipping (the SDK's default).

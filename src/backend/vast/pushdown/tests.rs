@@ -6,11 +6,9 @@ use arrow::{
 };
 
 use crate::{
-    backend::vast::{
-        relation::{self, Comparison, Literal, Term},
-        request::query_body,
-    },
+    backend::vast::request::query_body,
     predicate::{CompareOp, Predicate, Value},
+    vast_protocol::relation::{self, Comparison, Literal, Term},
 };
 
 fn int(v: i32) -> Value {

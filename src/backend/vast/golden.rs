@@ -1,4 +1,4 @@
-//! Golden test (issue 4): for the queries `tests/sdk/capture_bodies.py` ran through the official
+//! Golden test: for the queries `tests/sdk/capture_bodies.py` ran through the official
 //! SDK, the Rust client's `query_data` body (`request::query_body` + `pushdown`) decodes to the
 //! same relation as the SDK's captured body (`tests/sdk/golden/NAME.bin`): same schema nodes
 //! (names, types, nullability), same projected columns and the same filter tree, with literals
@@ -16,10 +16,14 @@ use arrow::{
 };
 use planus::ReadAsRoot;
 
-use super::{Literal, Node, Relation, Term, decode, decode::node};
+use super::request::query_body;
 use crate::{
-    backend::{BackendError, vast::request::query_body, vast::wire::ir},
+    backend::BackendError,
     predicate::{CompareOp, Predicate, Value},
+    vast_protocol::{
+        relation::{Literal, Node, Relation, Term, decode, decode::node},
+        wire::ir,
+    },
 };
 
 /// `SCHEMA` of `capture_bodies.py`.
@@ -301,7 +305,7 @@ fn documented_differences() {
     let body = rust_body(s, Some(&["id"]), Some(&both)).expect("body");
     let expected = Term::Compare {
         position: 0,
-        op: super::Comparison::Equal,
+        op: crate::vast_protocol::relation::Comparison::Equal,
         value: Literal::Int(1),
     };
     assert_eq!(decode(&body).expect("decodes").filter, vec![vec![expected]]);

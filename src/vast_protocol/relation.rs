@@ -2,7 +2,7 @@
 //! (`docs/vast-protocol-notes.md` §4), decoded into plain Rust values. The emulator decodes
 //! bodies with it; the golden test compares what the Rust client and the SDK send.
 
-mod decode;
+pub(crate) mod decode;
 
 pub use decode::decode;
 
@@ -200,7 +200,5 @@ impl Relation {
     }
 }
 
-#[cfg(test)]
-mod golden;
 #[cfg(test)]
 mod tests;

@@ -28,18 +28,17 @@ pub(crate) struct Tracked {
 }
 
 impl Tracked {
-    /// Registers a query and arms its deadline: the request's `grpc-timeout` or
-    /// `server.request_timeout`, whichever is sooner.
-    pub(crate) fn start<T>(
+    /// Registers query `query_id` of `method` and arms its deadline: `timeout` (the caller's
+    /// own deadline, if it sent one) or `server.request_timeout`, whichever is sooner.
+    pub(crate) fn start(
         state: &Arc<AppState>,
-        request: &tonic::Request<T>,
+        query_id: &str,
         method: &str,
+        timeout: Option<Duration>,
     ) -> Self {
-        let query = state.queries.start(&super::query_id(request), method);
-        let timeout = grpc_timeout(request.metadata())
-            .map_or(state.config.server.request_timeout, |t| {
-                t.min(state.config.server.request_timeout)
-            });
+        let query = state.queries.start(query_id, method);
+        let limit = state.config.server.request_timeout;
+        let timeout = timeout.map_or(limit, |t| t.min(limit));
         let timed_out = Arc::new(AtomicBool::new(false));
         arm_deadline(query.cancel.clone(), timeout, Arc::clone(&timed_out));
         Self {
@@ -53,11 +52,6 @@ impl Tracked {
     /// The token that stops this query's scans and engine work.
     pub(crate) fn cancel_token(&self) -> CancellationToken {
         self.query.cancel.clone()
-    }
-
-    /// Turns a cancelled scan into the error the client should see.
-    pub(crate) fn exec_error(&self, err: ExecError) -> Error {
-        self.cancelled_reporter().exec_error(err)
     }
 
     /// A detached copy of the error classification, for stream adapters.
@@ -158,20 +152,4 @@ fn arm_deadline(cancel: CancellationToken, timeout: Duration, timed_out: Arc<Ato
             }
         }
     });
-}
-
-/// Parses the `grpc-timeout` header (`<digits><unit>`, unit one of H M S m u n).
-pub(crate) fn grpc_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
-    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
-    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
-    let value: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(value.saturating_mul(3600)),
-        "M" => Duration::from_secs(value.saturating_mul(60)),
-        "S" => Duration::from_secs(value),
-        "m" => Duration::from_millis(value),
-        "u" => Duration::from_micros(value),
-        "n" => Duration::from_nanos(value),
-        _ => return None,
-    })
 }

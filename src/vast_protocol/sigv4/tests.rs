@@ -4,15 +4,12 @@
 use super::*;
 
 fn vectors() -> Vec<serde_json::Value> {
-    serde_json::from_str(include_str!("../../../../tests/sdk/golden/sigv4.json"))
+    serde_json::from_str(include_str!("../../../tests/sdk/golden/sigv4.json"))
         .expect("sigv4.json is JSON")
 }
 
 fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
+    hex::decode(text).expect("hex")
 }
 
 #[test]

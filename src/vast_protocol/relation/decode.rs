@@ -3,7 +3,7 @@
 use planus::ReadAsRoot;
 
 use super::{Comparison, Literal, Node, NodeType, Relation, Term};
-use crate::backend::vast::wire::{arrow_fb as fb, ir};
+use crate::vast_protocol::wire::{arrow_fb as fb, ir};
 
 /// What is wrong with a body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,7 +53,7 @@ pub fn decode(body: &[u8]) -> Result<Relation, DecodeError> {
     })
 }
 
-pub(super) fn node(field: fb::FieldRef<'_>) -> Result<Node, DecodeError> {
+pub(crate) fn node(field: fb::FieldRef<'_>) -> Result<Node, DecodeError> {
     let kind = match field.type_()? {
         None => return Err(err("a schema field has no type")),
         Some(t) => node_type(t)?,

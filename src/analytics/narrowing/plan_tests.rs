@@ -3,9 +3,9 @@
 
 use arrow::array::RecordBatch;
 
-use super::{
+use super::NarrowedGroups;
+use crate::analytics::{
     Analytic,
-    narrowing::NarrowedGroups,
     testing::{batch, f64s, i64s, int_ranges, run},
 };
 use crate::proto;
@@ -21,7 +21,7 @@ fn data(keys: [i64; 3]) -> RecordBatch {
         .collect();
     let w: Vec<Option<f64>> = (0..24).map(|i| Some(f64::from(i % 5))).collect();
     batch(vec![
-        ("ts", super::testing::ts(&ts)),
+        ("ts", crate::analytics::testing::ts(&ts)),
         ("k", i64s(&k)),
         ("v", f64s(&v)),
         ("w", f64s(&w)),
@@ -163,7 +163,7 @@ fn a_group_column_also_used_as_a_value_is_not_narrowed() {
 }
 
 /// What the service would narrow for `plan` over a table holding `data`.
-fn narrowed(plan: &super::AnalyticPlan, data: &RecordBatch) -> Option<NarrowedGroups> {
+fn narrowed(plan: &crate::analytics::AnalyticPlan, data: &RecordBatch) -> Option<NarrowedGroups> {
     let ranges = int_ranges(std::slice::from_ref(data));
     NarrowedGroups::new(&data.schema(), &plan.narrowable_groups, &ranges)
 }

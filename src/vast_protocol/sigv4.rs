@@ -7,6 +7,7 @@
 //! nor verify the SDK's signatures in the emulator.
 
 use hmac::{Hmac, KeyInit, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
 /// The signing algorithm name.
@@ -49,20 +50,9 @@ pub struct RequestParts<'a> {
     pub region: &'a str,
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
-}
-
 /// Hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
+    hex::encode(Sha256::digest(data))
 }
 
 /// HMAC-SHA256 of `data` under `key`.
@@ -74,21 +64,21 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The bytes a path keeps as they are: `A-Z a-z 0-9 - _ . ~ /`; the rest is percent-encoded.
+pub const PATH_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// The path as the SDK's signer sees it: every byte outside `A-Z a-z 0-9 - _ . ~ /` is
 /// percent-encoded, including the `%` of an already encoded path.
 pub fn canonical_uri(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for &b in path.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+    if path.is_empty() {
+        return "/".to_owned();
     }
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
+    utf8_percent_encode(path, PATH_SAFE).to_string()
 }
 
 /// The query as the SDK's signer sees it: `&`-separated items sorted as whole strings, a bare
@@ -137,7 +127,7 @@ pub fn signature(secret_key: &str, req: &RequestParts<'_>) -> String {
     key = hmac_sha256(&key, req.region.as_bytes());
     key = hmac_sha256(&key, b"s3");
     key = hmac_sha256(&key, b"aws4_request");
-    hex(&hmac_sha256(&key, to_sign.as_bytes()))
+    hex::encode(hmac_sha256(&key, to_sign.as_bytes()))
 }
 
 /// The `Authorization` header value for a request.

@@ -1,7 +1,6 @@
 //! The front half of every read: resolve the table, validate columns and filter, plan splits.
 
 use crate::{
-    api::convert,
     backend::{TableMeta, TableRef},
     error::Error,
     exec::ScanPlan,
@@ -9,6 +8,7 @@ use crate::{
     predicate::Predicate,
     proto,
 };
+use arrow::datatypes::Schema;
 
 use super::tracked::Tracked;
 
@@ -38,7 +38,7 @@ pub(crate) async fn describe(
     table: Option<&proto::TableRef>,
     hints: Option<&proto::QueryHints>,
 ) -> Result<(TableRef, TableMeta), Error> {
-    let table = convert::table_ref(table)?;
+    let table = table_ref(table)?;
     tracked.query.set_table(&table);
     let bypass = hints.is_some_and(|h| h.bypass_cache);
     let described = tracked.state.catalog.describe(&table, bypass).await?;
@@ -57,7 +57,7 @@ pub(crate) fn plan_read(
     let projection = if args.no_columns {
         Some(Vec::new())
     } else {
-        convert::projection(&meta.schema, args.columns)?
+        projection(&meta.schema, args.columns)?
     };
     let predicate = Predicate::from_proto(args.filter, &meta.schema)?;
     let plan = plan::plan(
@@ -73,4 +73,46 @@ pub(crate) fn plan_read(
     );
     tracked.query.set_splits(plan.num_splits);
     Ok(plan)
+}
+
+/// The table of a request; schema and table must be set.
+pub(crate) fn table_ref(table: Option<&proto::TableRef>) -> Result<TableRef, Error> {
+    let table = table.ok_or_else(|| {
+        Error::InvalidArgument("`table` is required: set table.schema and table.table".to_owned())
+    })?;
+    if table.schema.is_empty() {
+        return Err(Error::InvalidArgument("`table.schema` is empty".to_owned()));
+    }
+    if table.table.is_empty() {
+        return Err(Error::InvalidArgument("`table.table` is empty".to_owned()));
+    }
+    Ok(TableRef {
+        bucket: table.bucket.clone(),
+        schema: table.schema.clone(),
+        table: table.table.clone(),
+    })
+}
+
+/// Column names → indexes in `schema`, in request order. Empty means all columns.
+fn projection(schema: &Schema, columns: &[String]) -> Result<Option<Vec<usize>>, Error> {
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(columns.len());
+    for name in columns {
+        let index = schema.index_of(name).map_err(|_| {
+            let known: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            Error::InvalidArgument(format!(
+                "unknown column `{name}` in `columns`; the table has: {}",
+                known.join(", ")
+            ))
+        })?;
+        if out.contains(&index) {
+            return Err(Error::InvalidArgument(format!(
+                "column `{name}` is listed twice in `columns`"
+            )));
+        }
+        out.push(index);
+    }
+    Ok(Some(out))
 }
