@@ -1,5 +1,5 @@
 //! The request layer: one query's life, the same for every protocol. gRPC and Flight handlers
-//! ([`crate::api`]) are thin adapters over it; it speaks domain types and [`Error`](crate::error::Error), never
+//! (`api`) are thin adapters over it; it speaks domain types and [`Error`](crate::error::Error), never
 //! `tonic::Status`.
 //!
 //! # Layout

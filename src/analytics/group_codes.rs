@@ -8,7 +8,7 @@
 //! and a 1-byte code ([`CodeWidth::U8`], while a column has at most 256 values) lets it group
 //! by array index. The 257th value fails the batch with [`TooManyGroupValues`]: the typed RPC
 //! runs again with the column coded in 32 bits and remembers it
-//! ([`CodingLessons`](super::coding_lessons::CodingLessons)).
+//! (`coding_lessons`).
 //!
 //! An analytic allows codes ([`AnalyticPlan::codable_groups`](super::AnalyticPlan)) when its
 //! SQL only groups, partitions, joins and orders by the group columns, returns them as the text

@@ -1,6 +1,6 @@
 //! How one run of an analytics query stops short of its answer: an error for the client, or
 //! a signal that an optimistic choice did not hold and the query should run again
-//! ([`super::rerun`]). The signals never leave this layer.
+//! (`rerun`). The signals never leave this layer.
 
 use crate::{
     analytics::{group_codes::TooManyGroupValues, narrowing::OutsideStatistics},

@@ -57,6 +57,8 @@ pub(crate) fn query_body(
 
 #[cfg(test)]
 mod tests {
+    use arrow::datatypes::{DataType, TimeUnit};
+
     use super::*;
     use crate::vast_protocol::relation::{self, NodeType};
 
