@@ -153,6 +153,14 @@ pub struct EndpointStatus {
     pub requests: u64,
     /// Failures since start.
     pub errors: u64,
+    /// Times ejected from the rotation since start.
+    pub ejections: u64,
+    /// Hedged split reads this endpoint served since start.
+    pub hedges: u64,
+    /// The last failure of a request or health probe (empty: none yet).
+    pub last_error: String,
+    /// When the last health probe ran, and whether it answered.
+    pub last_probe: Option<(std::time::SystemTime, bool)>,
 }
 
 /// A stream of record batches of one split.
@@ -180,6 +188,10 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     }
     /// Health of each remote endpoint (none for a local backend).
     fn endpoints(&self) -> Vec<EndpointStatus> {
+        Vec::new()
+    }
+    /// The backend's own Prometheus series (per-endpoint metrics), registered at start.
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         Vec::new()
     }
     /// Reads one split with projection and filter pushed down; the filter is applied exactly.

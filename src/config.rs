@@ -4,6 +4,7 @@
 //! environment variables < command-line flags. [`Config::from_sources`] takes the environment as
 //! a map so tests never mutate the process environment.
 
+mod cluster;
 mod service;
 mod storage;
 
@@ -12,6 +13,7 @@ use std::{collections::HashMap, path::PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use self::{
+    cluster::{BalanceKind, BreakerConfig, HealthConfig, HedgeConfig},
     service::{
         EngineConfig, ExecConfig, FlightConfig, LogFormat, MonitorConfig, ServerConfig,
         TelemetryConfig,
@@ -171,6 +173,7 @@ impl Config {
         positive("engine.max_result_rows", self.engine.max_result_rows)?;
         positive("engine.max_response_rows", self.engine.max_response_rows)?;
         positive("monitor.query_log_size", self.monitor.query_log_size as u64)?;
+        cluster::validate(&self.vast.breaker, &self.vast.health, &self.vast.hedge)?;
         if self.backend.kind == BackendKind::Vast {
             if self.vast.endpoints.is_empty() {
                 return Err(ConfigError::Invalid {

@@ -26,8 +26,9 @@
 //! - [`analytics`]: one module per analytic, where a typed analytic is planned (`plan`: request
 //!   → columns + SQL over the input `t`) and decoded (`decode`: result → typed response);
 //!   group codes and 8-bit integer groups.
-//! - [`backend`]: the storage contract, the local Parquet backend and the VAST client backend;
-//!   an endpoint is chosen in `backend::vast::breaker`.
+//! - [`backend`]: the storage contract, the local Parquet backend and the VAST client backend.
+//! - `cluster`: the VAST endpoints as tower services, where an endpoint is chosen (p2c for
+//!   split reads, lowest latency for metadata), ejected, probed and hedged around.
 //! - [`vast_protocol`]: the VAST DB protocol the client and the emulator share.
 //! - [`emulator`]: a VAST DB protocol server over a Parquet folder (`vastgate emulate`).
 //! - [`state`]: the shared state handed to every handler.
@@ -41,6 +42,7 @@ pub mod api;
 pub mod backend;
 pub mod catalog;
 pub mod cli;
+mod cluster;
 pub mod config;
 pub mod emulator;
 pub mod engine;

@@ -121,6 +121,16 @@ impl Metrics {
         }
     }
 
+    /// Registers a backend's own series (the VAST cluster's per-endpoint metrics). A name taken
+    /// already (a second state over the same backend) keeps the first registration.
+    pub fn register_backend(&self, collectors: Vec<Box<dyn prometheus::core::Collector>>) {
+        for collector in collectors {
+            if let Err(err) = self.registry.register(collector) {
+                tracing::debug!("backend metric not registered: {err}");
+            }
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         TextEncoder::new()

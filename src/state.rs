@@ -55,6 +55,7 @@ impl AppState {
     /// Builds the state over an explicit backend (tests, embedding).
     pub fn with_backend(config: Config, backend: Arc<dyn Backend>) -> Result<Arc<Self>, Error> {
         let metrics = Metrics::new();
+        metrics.register_backend(backend.collectors());
         let catalog = Catalog::new(
             Arc::clone(&backend),
             config.catalog.clone(),

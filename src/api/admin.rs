@@ -84,6 +84,14 @@ impl AdminService for AdminApi {
                 in_flight: e.in_flight,
                 requests: e.requests,
                 errors: e.errors,
+                ejections: e.ejections,
+                hedges: e.hedges,
+                last_error: e.last_error,
+                last_probe_unix_ms: e.last_probe.map_or(0, |(at, _)| {
+                    at.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                }),
+                last_probe_ok: e.last_probe.is_some_and(|(_, ok)| ok),
             })
             .collect();
         Ok(Response::new(proto::ListEndpointsResponse { endpoints }))

@@ -1,23 +1,23 @@
 //! The VAST DB client backend: [`VastBackend`] serves the [`Backend`] contract over the
-//! endpoints of one cluster. The protocol itself lives in [`crate::vast_protocol`].
+//! endpoints of one cluster. The protocol itself lives in [`crate::vast_protocol`]; which
+//! endpoint serves a call is the cluster layer's choice (`crate::cluster`).
 //!
 //! # Layout
 //! - `client`: one endpoint over HTTP/1.1: signing, tabular headers, S3 XML errors.
 //! - `tls`: HTTPS settings (CA file, a TLS server name per endpoint).
 //! - `tx`: transactions: begin, keep-alive, commit or rollback, rollback of abandoned ones.
 //! - `meta`: the metadata calls: listings, stats, columns.
-//! - `stats`: per-endpoint health counters for `AdminService/ListEndpoints`.
-//! - `breaker`: a circuit breaker per endpoint and the load-aware endpoint choice.
 //! - `probe`: the start-up version probe and bucket check.
 //! - `field_type`, `request`, `pushdown`: the `query_data` body: column types, projection,
 //!   the filter pushed down.
-//! - `response`, `scan`: the response decoder, split reads with resume-on-failure.
+//! - `response`, `attempt`, `scan`: the response decoder, one request's pages, split reads
+//!   with hedging and resume-on-failure.
 //! - `ceiling` (feature `bench`): the emulator's throughput ceiling for `benches/`.
 
-mod breaker;
+mod attempt;
 #[cfg(feature = "bench")]
 pub mod ceiling;
-mod client;
+pub(crate) mod client;
 mod field_type;
 #[cfg(test)]
 mod golden;
@@ -27,17 +27,10 @@ mod pushdown;
 mod request;
 mod response;
 mod scan;
-mod stats;
 mod tls;
 mod tx;
 
-use std::{
-    future::Future,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-};
+use std::{future::Future, sync::Arc};
 
 use async_trait::async_trait;
 use http::Method;
@@ -50,6 +43,7 @@ use crate::{
     backend::{
         Backend, BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef, TableSummary,
     },
+    cluster::{Cluster, Member},
     config::VastConfig,
     vast_protocol::sigv4::Credentials,
 };
@@ -59,13 +53,12 @@ pub const ROW_GROUP_ROWS: u64 = 65_536;
 /// Entries asked per listing page.
 const PAGE_KEYS: u32 = 1000;
 
-/// The VAST DB backend: every endpoint serves every call; a failed call goes to the next
-/// endpoint its circuit breaker lets through.
+/// The VAST DB backend: every endpoint serves every call; the cluster layer picks one, and a
+/// failed call goes to the best other.
 #[derive(Debug)]
 pub struct VastBackend {
-    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) cluster: Arc<Cluster>,
     buckets: Vec<String>,
-    next: AtomicUsize,
     /// Interval of transaction keep-alives during a read (zero: none).
     pub(crate) tx_keepalive: std::time::Duration,
 }
@@ -109,15 +102,9 @@ impl VastBackend {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if endpoints.is_empty() {
-            return Err(BackendError::Invalid(
-                "vast.endpoints must list at least one URL".to_owned(),
-            ));
-        }
         Ok(Arc::new(Self {
-            endpoints,
+            cluster: Arc::new(Cluster::new(endpoints, config, probe::version_call())?),
             buckets: config.buckets.clone(),
-            next: AtomicUsize::new(0),
             tx_keepalive: config.tx_keepalive,
         }))
     }
@@ -144,19 +131,17 @@ impl VastBackend {
     /// good; commits on success, rolls back on failure.
     async fn with_tx<T, F, Fut>(&self, f: F) -> Result<T, BackendError>
     where
-        F: Fn(Endpoint, u64) -> Fut,
+        F: Fn(Arc<Member>, u64) -> Fut,
         Fut: Future<Output = Result<T, BackendError>>,
     {
-        let mut start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut avoid = None;
         let mut last = None;
-        for _ in 0..self.endpoints.len() {
-            let cur = breaker::pick(&self.endpoints, start, avoid);
-            let ep = &self.endpoints[cur];
+        for _ in 0..self.cluster.members().len() {
+            let ep = &self.cluster.best(avoid);
             let result = async {
                 let txid = begin(ep).await?;
                 let open = OpenTransaction::new(ep, txid);
-                let result = f(ep.clone(), txid).await;
+                let result = f(Arc::clone(ep), txid).await;
                 open.close();
                 match result {
                     Ok(v) => {
@@ -173,8 +158,7 @@ impl VastBackend {
             match result {
                 Err(e) if e.is_retryable() => {
                     last = Some(e);
-                    avoid = Some(cur);
-                    start = cur + 1;
+                    avoid = Some(ep.index);
                 }
                 other => return other,
             }
@@ -186,10 +170,11 @@ impl VastBackend {
 #[async_trait]
 impl Backend for VastBackend {
     fn endpoints(&self) -> Vec<crate::backend::EndpointStatus> {
-        self.endpoints
-            .iter()
-            .map(|e| e.stats.snapshot(&e.url))
-            .collect()
+        self.cluster.statuses()
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        self.cluster.collectors()
     }
 
     fn kind(&self) -> &'static str {

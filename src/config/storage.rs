@@ -4,6 +4,8 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
+use super::cluster::{BalanceKind, BreakerConfig, HealthConfig, HedgeConfig};
+
 /// Backend selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,6 +73,14 @@ pub struct VastConfig {
     pub ca_file: Option<PathBuf>,
     /// TLS server name per endpoint URL, for IP endpoints behind a hostname certificate.
     pub tls_server_names: HashMap<String, String>,
+    /// How split reads are spread: `p2c` or `round_robin`.
+    pub balance: BalanceKind,
+    /// Outlier ejection per endpoint.
+    pub breaker: BreakerConfig,
+    /// Active health checks.
+    pub health: HealthConfig,
+    /// Hedged split reads.
+    pub hedge: HedgeConfig,
 }
 
 impl Default for VastConfig {
@@ -86,6 +96,10 @@ impl Default for VastConfig {
             tx_keepalive: Duration::from_secs(30),
             ca_file: None,
             tls_server_names: HashMap::new(),
+            balance: BalanceKind::default(),
+            breaker: BreakerConfig::default(),
+            health: HealthConfig::default(),
+            hedge: HedgeConfig::default(),
         }
     }
 }

@@ -64,7 +64,8 @@ pub async fn emulator_ceiling(data: PathBuf, page_cache_mb: u64) -> String {
         priority: 0,
         dictionary_columns: Vec::new(),
     };
-    let ep = &backend.endpoints[0];
+    let ep = &backend.cluster.members()[0];
+    let transport = ep.transport();
     let mut best = f64::MAX;
     let mut bytes = 0u64;
     for _ in 0..3 {
@@ -85,9 +86,9 @@ pub async fn emulator_ceiling(data: PathBuf, page_cache_mb: u64) -> String {
                 .unwrap();
                 async move {
                     let call = job.call(txid, &[0; SUB_SPLITS as usize]);
-                    let mut body = ep.send(&call).await.unwrap().into_body();
+                    let mut body = transport.send(&call).await.unwrap().into_body();
                     let mut n = 0u64;
-                    while let Some(chunk) = ep.next_chunk(&call, &mut body).await.unwrap() {
+                    while let Some(chunk) = transport.next_chunk(&call, &mut body).await.unwrap() {
                         n += chunk.len() as u64;
                     }
                     n

@@ -1,10 +1,7 @@
 //! One VAST endpoint over HTTP/1.1 keep-alive: SigV4 signing as the SDK signs, the common
 //! `tabular-*` headers, and S3 XML errors mapped to [`BackendError`]s naming the endpoint.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -17,7 +14,7 @@ use hyper_util::{
 };
 use percent_encoding::utf8_percent_encode;
 
-use super::{stats::EndpointStats, tls};
+use super::tls;
 use crate::{
     backend::BackendError,
     vast_protocol::{
@@ -54,8 +51,6 @@ pub(crate) struct Endpoint {
     creds: Credentials,
     timeout: Duration,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    /// Health counters, shared by every clone of this endpoint.
-    pub(crate) stats: Arc<EndpointStats>,
 }
 
 /// One request: method, already percent-encoded path, raw query, extra headers, body.
@@ -159,7 +154,6 @@ impl Endpoint {
             creds: options.creds,
             timeout: options.timeout,
             client,
-            stats: Arc::new(EndpointStats::default()),
         })
     }
 
@@ -171,25 +165,8 @@ impl Endpoint {
     }
 
     /// Sends `call`; a status other than 200 becomes an error (the body is read for its XML).
-    /// Retryable failures and answer latencies feed the endpoint's health counters.
+    /// Health accounting is the caller's (`cluster::Member`).
     pub(crate) async fn send(&self, call: &Call) -> Result<Response<Incoming>, BackendError> {
-        let _in_flight = self.stats.start();
-        let started = Instant::now();
-        let result = self.send_once(call).await;
-        match &result {
-            // Healthy again only once the body is read whole (see `send_full`, `next_chunk`).
-            Ok(_) => self.stats.answered(started.elapsed()),
-            Err(err) if err.is_retryable() => self.stats.failure(),
-            // Auth and not-found answers are the caller's problem, not the endpoint's.
-            Err(_) => {
-                self.stats.answered(started.elapsed());
-                self.stats.completed();
-            }
-        }
-        result
-    }
-
-    async fn send_once(&self, call: &Call) -> Result<Response<Incoming>, BackendError> {
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let payload = sigv4::sha256_hex(&call.body);
         let auth = sigv4::authorization(
@@ -248,7 +225,6 @@ impl Endpoint {
             .map_err(|_| self.unavailable(call, "the response body timed out"))?
             .map_err(|e| self.unavailable(call, format!("cannot read the response: {e}")))?
             .to_bytes();
-        self.stats.completed();
         Ok((parts.headers, body))
     }
 
@@ -261,17 +237,10 @@ impl Endpoint {
         loop {
             let frame = tokio::time::timeout(self.timeout, body.frame())
                 .await
-                .map_err(|_| {
-                    self.stats.failure();
-                    self.unavailable(call, "the response stalled")
-                })?;
+                .map_err(|_| self.unavailable(call, "the response stalled"))?;
             match frame {
-                None => {
-                    self.stats.completed();
-                    return Ok(None);
-                }
+                None => return Ok(None),
                 Some(Err(e)) => {
-                    self.stats.failure();
                     return Err(self.unavailable(call, format!("connection lost: {}", chain(&e))));
                 }
                 Some(Ok(frame)) => {

@@ -9,14 +9,15 @@ use planus::ReadAsRoot;
 
 use super::{
     PAGE_KEYS, ROW_GROUP_ROWS,
-    client::{Call, Endpoint, header_u64, path},
+    client::{Call, header_u64, path},
 };
 use crate::{
     backend::{BackendError, TableMeta, TableRef, TableSummary},
+    cluster::Member,
     vast_protocol::wire::tabular,
 };
 
-fn bad(ep: &Endpoint, what: &str, e: impl std::fmt::Display) -> BackendError {
+fn bad(ep: &Arc<Member>, what: &str, e: impl std::fmt::Display) -> BackendError {
     BackendError::Data {
         location: ep.url.clone(),
         message: format!("{what}: {e}"),
@@ -26,7 +27,7 @@ fn bad(ep: &Endpoint, what: &str, e: impl std::fmt::Display) -> BackendError {
 /// Sends a paged listing call until the server says it is not truncated; `page` decodes
 /// one body and returns how many entries it held.
 async fn paged(
-    ep: &Endpoint,
+    ep: &Arc<Member>,
     base: Call,
     mut page: impl FnMut(&[u8]) -> Result<usize, BackendError>,
 ) -> Result<(), BackendError> {
@@ -55,7 +56,7 @@ async fn paged(
 }
 
 pub(super) async fn list_schemas(
-    ep: Endpoint,
+    ep: Arc<Member>,
     txid: u64,
     bucket: String,
 ) -> Result<Vec<String>, BackendError> {
@@ -85,7 +86,7 @@ pub(super) async fn list_schemas(
 }
 
 pub(super) async fn list_tables(
-    ep: Endpoint,
+    ep: Arc<Member>,
     txid: u64,
     bucket: String,
     schema: String,
@@ -132,7 +133,7 @@ pub(super) async fn list_tables(
 }
 
 pub(super) async fn describe(
-    ep: Endpoint,
+    ep: Arc<Member>,
     txid: u64,
     table: TableRef,
 ) -> Result<TableMeta, BackendError> {

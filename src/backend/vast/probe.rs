@@ -2,15 +2,17 @@
 //! with `tabular-get-vast-version`, answered with `Server: vast A.B.C.D`) on every endpoint,
 //! then `HEAD /<bucket>` for every configured bucket. Wrong keys, a server that is not VAST
 //! and a missing bucket stop the start with a message saying what to fix; an endpoint that
-//! cannot be reached is only logged (its breaker and retries deal with it at query time).
+//! cannot be reached is only logged (ejection and health checks deal with it at query time).
 
 use http::Method;
 
+use std::sync::Arc;
+
 use super::{
     VastBackend,
-    client::{Call, Endpoint, path},
+    client::{Call, path},
 };
-use crate::backend::BackendError;
+use crate::{backend::BackendError, cluster::Member};
 
 /// What the probe learned about one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,10 +26,11 @@ pub(crate) struct ProbeReport {
 /// Probes every endpoint (concurrently) and checks the configured buckets on the first one that answers.
 pub(crate) async fn check(backend: &VastBackend) -> Result<Vec<ProbeReport>, BackendError> {
     let mut reports = Vec::new();
-    let mut reachable: Option<&Endpoint> = None;
+    let mut reachable: Option<&Arc<Member>> = None;
+    let members = backend.cluster.members();
     // All at once: unreachable endpoints cost one connect timeout at start-up, not one each.
-    let versions = futures::future::join_all(backend.endpoints.iter().map(version)).await;
-    for (ep, result) in backend.endpoints.iter().zip(versions) {
+    let versions = futures::future::join_all(members.iter().map(version)).await;
+    for (ep, result) in members.iter().zip(versions) {
         match result {
             Ok(version) => {
                 tracing::info!(endpoint = %ep.url, %version, "VAST endpoint answered");
@@ -61,17 +64,21 @@ pub(crate) async fn check(backend: &VastBackend) -> Result<Vec<ProbeReport>, Bac
     Ok(reports)
 }
 
-/// The version an endpoint reports.
-async fn version(ep: &Endpoint) -> Result<String, BackendError> {
-    let call = Call {
+/// The version probe: cheap, answered by every endpoint, also the periodic health check.
+pub(crate) fn version_call() -> Call {
+    Call {
         method: Method::GET,
         path: "/".to_owned(),
         query: "transaction".to_owned(),
         headers: vec![("tabular-get-vast-version".to_owned(), "true".to_owned())],
         body: bytes::Bytes::new(),
         what: "version probe".to_owned(),
-    };
-    let (headers, _) = ep.send_full(&call).await?;
+    }
+}
+
+/// The version an endpoint reports.
+async fn version(ep: &Arc<Member>) -> Result<String, BackendError> {
+    let (headers, _) = ep.send_full(&version_call()).await?;
     let server = headers
         .get(http::header::SERVER)
         .and_then(|v| v.to_str().ok())

@@ -1,6 +1,7 @@
-//! `scan`: one split read page by page with `query_data`, resumed from the last complete page
-//! of every sub-split on the next endpoint after a retryable failure; the full filter is
-//! applied exactly to every decoded page, then the requested columns are kept.
+//! `scan`: one split read page by page with `query_data`, hedged on another endpoint when it
+//! straggles and resumed from the last complete page of every sub-split on another endpoint
+//! after a retryable failure; the full filter is applied exactly to every decoded page, then
+//! the requested columns are kept.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,15 +15,18 @@ use futures::StreamExt;
 use http::Method;
 use tokio::sync::mpsc;
 
+use tokio::time::Instant;
+
 use super::{
-    VastBackend, breaker,
-    client::{Call, Endpoint, is_slow_down, path},
+    VastBackend,
+    attempt::{Attempt, Target},
+    client::{Call, is_slow_down, path},
     request::query_body,
-    response::Decoder,
     tx::{begin, end, keep_alive},
 };
 use crate::{
     backend::{BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef},
+    cluster::{Cluster, Member},
     predicate::{Predicate, evaluate},
     vast_protocol::frames::INVALID_ROW_ID,
 };
@@ -35,8 +39,7 @@ const CHANNEL_BATCHES: usize = 2;
 /// Everything one split read needs, owned by its task.
 #[derive(Debug)]
 pub(super) struct Job {
-    endpoints: Vec<Endpoint>,
-    first: usize,
+    cluster: Arc<Cluster>,
     path: String,
     table: String,
     body: Bytes,
@@ -112,10 +115,8 @@ pub(super) fn prepare(
     let (body, pushed) = query_body(&fields, req.predicate.as_ref())?;
     tracing::debug!(%table, pushed, "query_data filter conjuncts pushed down");
     let bucket = backend.bucket(&table.bucket)?.to_owned();
-    let n = backend.endpoints.len();
     Ok(Job {
-        endpoints: backend.endpoints.clone(),
-        first: split.index as usize % n.max(1),
+        cluster: Arc::clone(&backend.cluster),
         path: path(&[&bucket, &table.schema, &table.table]),
         table: format!("{bucket}/{}.{}", table.schema, table.table),
         body: Bytes::from(body),
@@ -136,59 +137,57 @@ impl Job {
         &self,
         tx: &mpsc::Sender<Result<RecordBatch, BackendError>>,
     ) -> Result<(), BackendError> {
-        let n = self.endpoints.len();
-        let max_failures = (2 * n).max(4);
-        let mut cur = breaker::pick(&self.endpoints, self.first, None);
+        let cluster = &self.cluster;
+        let max_failures = (2 * cluster.members().len()).max(4);
         let mut starts = vec![0u64; self.num_sub_splits as usize];
         let mut failures = 0usize;
+        let mut failed_on = None;
         let mut txid = None;
         let mut _keepalive = None;
         while starts.iter().any(|s| *s != INVALID_ROW_ID) {
-            let ep = &self.endpoints[cur];
             let attempt = match txid {
-                Some(id) => self.request(ep, id, &mut starts, tx).await,
-                None => match begin(ep).await {
+                Some(id) => self.read(id, &mut starts, tx, failed_on).await,
+                None => match begin_hedged(cluster, failed_on).await {
                     Ok(id) => {
                         txid = Some(id);
-                        _keepalive = KeepAlive::start(&self.endpoints, id, self.tx_keepalive);
-                        self.request(ep, id, &mut starts, tx).await
+                        _keepalive = KeepAlive::start(cluster, id, self.tx_keepalive);
+                        self.read(id, &mut starts, tx, failed_on).await
                     }
                     Err(e) => Err(e),
                 },
             };
             match attempt {
-                Ok(true) => failures = 0,
-                Ok(false) => break, // the consumer is gone
-                Err(e) if e.is_retryable() && failures < max_failures => {
+                Ok(Flow::Progress) => {
+                    failures = 0;
+                    failed_on = None;
+                }
+                Ok(Flow::ConsumerGone) => break,
+                Err((e, member)) if e.is_retryable() && failures < max_failures => {
                     failures += 1;
+                    failed_on = member;
+                    cluster.resumed();
                     tracing::warn!(
                         split = self.split.index,
                         attempt = failures,
-                        "{}: {e}; resuming on the next endpoint",
+                        "{}: {e}; resuming on another endpoint",
                         self.table
                     );
                     if is_slow_down(&e) {
                         let ms = (50u64 << failures.min(6)).min(2_000);
                         tokio::time::sleep(Duration::from_millis(ms)).await;
                     }
-                    // A transaction begun on one endpoint is valid on every other.
-                    cur = breaker::pick(&self.endpoints, cur + 1, Some(cur));
                 }
-                Err(e) => {
+                Err((e, _)) => {
                     if let Some(id) = txid {
-                        let _ = end(ep, id, Method::DELETE).await;
+                        end_in_background(cluster, id, Method::DELETE);
                     }
                     return Err(e);
                 }
             }
         }
-        if let Some(id) = txid
-            && let Err(e) = end(&self.endpoints[cur], id, Method::PUT).await
-        {
-            tracing::warn!(
-                "{}: commit of read transaction {id} failed: {e}",
-                self.table
-            );
+        // The rows are delivered: the split need not wait for its commit.
+        if let Some(id) = txid {
+            end_in_background(cluster, id, Method::PUT);
         }
         Ok(())
     }
@@ -223,62 +222,152 @@ impl Job {
         call
     }
 
-    /// One `query_data` round trip: every complete page is filtered, sent on and recorded in
-    /// `starts`. `Ok(false)` when the consumer is gone.
-    async fn request(
+    /// One `query_data` round: a request from `starts` (through the balancer, or to the best
+    /// member but `failed_on` after a failure), hedged on another member when it straggles.
+    /// Every complete page of the winning request is filtered, sent on and recorded in
+    /// `starts`; the loser is dropped before it delivers anything, so no row is lost or
+    /// repeated. An error names the member that failed, when known.
+    async fn read(
         &self,
-        ep: &Endpoint,
         txid: u64,
         starts: &mut [u64],
         tx: &mpsc::Sender<Result<RecordBatch, BackendError>>,
-    ) -> Result<bool, BackendError> {
-        let call = self.call(txid, starts);
-        let data_error = |message: String| BackendError::Data {
-            location: ep.url.clone(),
-            message: format!("{}: {message}", call.what),
+        failed_on: Option<usize>,
+    ) -> Result<Flow, (BackendError, Option<usize>)> {
+        let cluster = &self.cluster;
+        let target = match failed_on {
+            None => Target::Balanced,
+            Some(bad) => Target::Member(cluster.best(Some(bad))),
         };
-        // A consumer that goes away stops the read at once, even while the endpoint stalls.
-        let response = tokio::select! {
-            biased;
-            () = tx.closed() => return Ok(false),
-            response = ep.send(&call) => response?,
-        };
-        let mut body = response.into_body();
-        let mut decoder = Decoder::new(self.queried);
+        let mut primary = self.attempt(target, txid, starts);
+        let mut hedge: Option<Attempt> = None;
+        let mut may_hedge = true;
+        let mut last_page = Instant::now();
         let mut progressed = false;
-        while !decoder.is_done() {
-            let chunk = tokio::select! {
+        loop {
+            let hedge_at = if hedge.is_none() && may_hedge {
+                let delay = match primary.member().and_then(|i| cluster.member(i)) {
+                    Some(member) => cluster.hedging().delay(member),
+                    None => cluster.hedging().delay_any(cluster.members()),
+                };
+                delay.map(|d| last_page + d)
+            } else {
+                None
+            };
+            let hedge_pages = async {
+                match hedge.as_mut() {
+                    Some(h) => h.pages.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let winner_pages = tokio::select! {
                 biased;
-                () = tx.closed() => return Ok(false),
-                chunk = ep.next_chunk(&call, &mut body) => chunk?,
+                () = tx.closed() => return Ok(Flow::ConsumerGone),
+                item = primary.pages.next() => match item {
+                    Some(Ok(pages)) => pages,
+                    None if progressed => return Ok(Flow::Progress),
+                    None => {
+                        let error = BackendError::Data {
+                            location: self.table.clone(),
+                            message: "a query_data response carried no page".to_owned(),
+                        };
+                        return Err((error, primary.member()));
+                    }
+                    Some(Err(e)) => match hedge.take() {
+                        // The straggler failed: its hedge carries on alone.
+                        Some(h) => {
+                            primary = h;
+                            may_hedge = false;
+                            continue;
+                        }
+                        None => return Err((e, primary.member())),
+                    },
+                },
+                item = hedge_pages => match item {
+                    Some(Ok(pages)) if !pages.is_empty() => {
+                        // The hedge delivered first: the straggler is dropped (cancelled).
+                        if let Some(h) = hedge.take() {
+                            primary = h;
+                        }
+                        pages
+                    }
+                    Some(Ok(_)) => continue,
+                    // A hedge that failed or ended without a page leaves the primary alone.
+                    Some(Err(_)) | None => {
+                        hedge = None;
+                        may_hedge = false;
+                        continue;
+                    }
+                },
+                () = sleep_until_or_never(hedge_at) => {
+                    let avoid = primary.member();
+                    let other = cluster.best(avoid);
+                    if avoid.is_some() && Some(other.index) != avoid && cluster.hedging().try_hedge() {
+                        tracing::debug!(split = self.split.index, endpoint = %other.url, "{}: hedging a straggling split read", self.table);
+                        cluster.hedged(&other);
+                        hedge = Some(self.attempt(Target::Member(other), txid, starts));
+                    } else {
+                        may_hedge = false;
+                    }
+                    continue;
+                }
             };
-            let Some(chunk) = chunk else {
-                break;
+            if winner_pages.is_empty() {
+                continue;
+            }
+            if hedge.take().is_some() {
+                tracing::debug!(
+                    split = self.split.index,
+                    "{}: the straggler answered first; hedge dropped",
+                    self.table
+                );
+            }
+            if let Some(member) = primary.member().and_then(|i| cluster.member(i)) {
+                member.stats.page_gap(last_page.elapsed());
+            }
+            let serving = primary.member();
+            let location = || {
+                serving
+                    .and_then(|i| cluster.member(i))
+                    .map_or_else(|| self.table.clone(), |m| m.url.clone())
             };
-            for page in decoder.push(chunk).map_err(data_error)? {
+            for page in winner_pages {
                 let sub = page.sub_split as usize;
                 let Some(start) = starts.get_mut(sub) else {
-                    return Err(data_error(format!("page of unknown sub-split {sub}")));
+                    let error = BackendError::Data {
+                        location: location(),
+                        message: format!("page of unknown sub-split {sub}"),
+                    };
+                    return Err((error, serving));
                 };
                 if *start == INVALID_ROW_ID {
                     continue; // already exhausted: nothing new
                 }
-                let out = self.output(page.batch).map_err(data_error)?;
+                let out = self.output(page.batch).map_err(|message| {
+                    let error = BackendError::Data {
+                        location: location(),
+                        message,
+                    };
+                    (error, serving)
+                })?;
                 *start = page.next_row_id;
                 progressed = true;
                 if out.num_rows() > 0 && tx.send(Ok(out)).await.is_err() {
-                    return Ok(false);
+                    return Ok(Flow::ConsumerGone);
                 }
             }
+            // Time spent waiting for the consumer is not the endpoint's.
+            last_page = Instant::now();
         }
-        decoder.finish().map_err(|m| BackendError::Unavailable {
-            endpoint: ep.url.clone(),
-            message: format!("{}: {m}", call.what),
-        })?;
-        if !progressed {
-            return Err(data_error("the response carried no page".to_owned()));
-        }
-        Ok(true)
+    }
+
+    fn attempt(&self, target: Target, txid: u64, starts: &[u64]) -> Attempt {
+        Attempt::start(
+            Arc::clone(&self.cluster),
+            target,
+            self.call(txid, starts),
+            self.queried,
+        )
     }
 
     /// A decoded page → the filtered, projected output batch.
@@ -308,24 +397,92 @@ impl Job {
     }
 }
 
+/// How a round of a split read ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Pages arrived; the split may go on.
+    Progress,
+    /// The consumer went away.
+    ConsumerGone,
+}
+
+/// Sleeps until `at`; never wakes without one.
+async fn sleep_until_or_never(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Begins a read transaction on the best member (but `avoid`). When no answer comes within
+/// the hedging delay, a second begin goes to another member; the first answer wins and the
+/// other transaction, if it opens, is rolled back.
+async fn begin_hedged(
+    cluster: &Arc<Cluster>,
+    avoid: Option<usize>,
+) -> Result<u64, (BackendError, Option<usize>)> {
+    let first = cluster.best(avoid);
+    let spawn_begin =
+        |member: Arc<Member>| Box::pin(async move { begin(&member).await.map(|id| (member, id)) });
+    let mut primary = spawn_begin(Arc::clone(&first));
+    let failed = |e| (e, Some(first.index));
+    let Some(delay) = cluster.hedging().delay(&first) else {
+        return primary.await.map(|(_, id)| id).map_err(failed);
+    };
+    tokio::select! {
+        result = &mut primary => return result.map(|(_, id)| id).map_err(failed),
+        () = tokio::time::sleep(delay) => {}
+    }
+    let second = cluster.best(Some(first.index));
+    if second.index == first.index || !cluster.hedging().try_hedge() {
+        return primary.await.map(|(_, id)| id).map_err(failed);
+    }
+    cluster.hedged(&second);
+    let mut secondary = spawn_begin(second);
+    let (winner, loser) = tokio::select! {
+        result = &mut primary => (result, secondary),
+        result = &mut secondary => (result, primary),
+    };
+    match winner {
+        Ok((_, id)) => {
+            tokio::spawn(async move {
+                if let Ok((member, id)) = loser.await {
+                    let _ = end(&member, id, Method::DELETE).await;
+                }
+            });
+            Ok(id)
+        }
+        // The first to answer failed: the other may still succeed.
+        Err(_) => loser.await.map(|(_, id)| id).map_err(failed),
+    }
+}
+
+/// Commits or rolls back `txid` on the best member without making the split wait for it.
+fn end_in_background(cluster: &Arc<Cluster>, txid: u64, method: Method) {
+    let member = cluster.best(None);
+    tokio::spawn(async move {
+        if let Err(e) = end(&member, txid, method).await {
+            tracing::warn!("end of read transaction {txid} failed: {e}");
+        }
+    });
+}
+
 /// Pings a read transaction every interval while the split is read; stops when dropped.
 #[derive(Debug)]
 struct KeepAlive(tokio::task::JoinHandle<()>);
 
 impl KeepAlive {
-    fn start(endpoints: &[Endpoint], txid: u64, every: Duration) -> Option<Self> {
+    fn start(cluster: &Arc<Cluster>, txid: u64, every: Duration) -> Option<Self> {
         if every.is_zero() {
             return None;
         }
-        let endpoints = endpoints.to_vec();
+        let cluster = Arc::clone(cluster);
         Some(Self(tokio::spawn(async move {
-            let mut next = 0;
             loop {
                 tokio::time::sleep(every).await;
-                // Any endpoint will do: the transaction belongs to the cluster.
-                let i = breaker::pick(&endpoints, next, None);
-                next = i + 1;
-                if let Err(e) = keep_alive(&endpoints[i], txid).await {
+                // Any member will do: the transaction belongs to the cluster.
+                let member = cluster.best(None);
+                if let Err(e) = keep_alive(&member, txid).await {
                     tracing::debug!("keep-alive of transaction {txid} failed: {e}");
                 }
             }

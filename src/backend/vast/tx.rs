@@ -1,22 +1,24 @@
 //! Transactions: every call runs in one. Begin, keep-alive, commit or rollback, and the
 //! rollback of a transaction whose caller went away.
 
+use std::sync::Arc;
+
 use http::Method;
 
-use super::client::{Call, Endpoint, header_u64};
-use crate::backend::BackendError;
+use super::client::{Call, header_u64};
+use crate::{backend::BackendError, cluster::Member};
 
 /// A transaction between its begin and the start of its commit or rollback. Dropped there —
 /// the caller's future was dropped: a client that left, a deadline — it is rolled back in the
 /// background instead of being left open until the cluster times it out.
 pub(super) struct OpenTransaction {
-    rollback: Option<(Endpoint, u64)>,
+    rollback: Option<(Arc<Member>, u64)>,
 }
 
 impl OpenTransaction {
-    pub(super) fn new(ep: &Endpoint, txid: u64) -> Self {
+    pub(super) fn new(ep: &Arc<Member>, txid: u64) -> Self {
         Self {
-            rollback: Some((ep.clone(), txid)),
+            rollback: Some((Arc::clone(ep), txid)),
         }
     }
 
@@ -43,7 +45,7 @@ impl Drop for OpenTransaction {
 }
 
 /// Begins a transaction on `ep`.
-pub(crate) async fn begin(ep: &Endpoint) -> Result<u64, BackendError> {
+pub(crate) async fn begin(ep: &Arc<Member>) -> Result<u64, BackendError> {
     let call = Call::tabular(
         Method::POST,
         "/".to_owned(),
@@ -59,7 +61,7 @@ pub(crate) async fn begin(ep: &Endpoint) -> Result<u64, BackendError> {
 }
 
 /// Tells the cluster that transaction `txid` is still in use (`GET /?transaction`).
-pub(crate) async fn keep_alive(ep: &Endpoint, txid: u64) -> Result<(), BackendError> {
+pub(crate) async fn keep_alive(ep: &Arc<Member>, txid: u64) -> Result<(), BackendError> {
     let call = Call::tabular(
         Method::GET,
         "/".to_owned(),
@@ -71,7 +73,7 @@ pub(crate) async fn keep_alive(ep: &Endpoint, txid: u64) -> Result<(), BackendEr
 }
 
 /// Commits (`PUT`) or rolls back (`DELETE`) transaction `txid`.
-pub(crate) async fn end(ep: &Endpoint, txid: u64, method: Method) -> Result<(), BackendError> {
+pub(crate) async fn end(ep: &Arc<Member>, txid: u64, method: Method) -> Result<(), BackendError> {
     let what = if method == Method::PUT {
         "commit"
     } else {
