@@ -73,6 +73,8 @@ struct Emulator {
     page_cache: Option<moka::future::Cache<query::PageKey, query::Frames>>,
     /// Transaction calls served, for `GET /_emulator/stats`.
     transactions: TransactionCounts,
+    /// `query_data` requests received, for `GET /_emulator/stats`.
+    query_data_calls: std::sync::atomic::AtomicU64,
 }
 
 /// Transaction calls served, by kind (ids are stateless, so these are all there is to see).
@@ -109,6 +111,7 @@ pub async fn serve(
         faults,
         page_cache,
         transactions: TransactionCounts::default(),
+        query_data_calls: std::sync::atomic::AtomicU64::new(0),
     });
     let app = http::router(state);
     match acceptor {

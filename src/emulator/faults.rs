@@ -38,6 +38,9 @@ pub struct FaultConfig {
     pub stall_ms: u64,
     /// How many `query_data` requests get a fault at most (`None` = unlimited).
     pub times: Option<u64>,
+    /// Answer every request (probes and metadata too) with `error_status`: a node that is
+    /// up but broken.
+    pub error_every_request: bool,
 }
 
 /// What to do to one `query_data` response.
@@ -83,11 +86,14 @@ impl Faults {
         Ok(StatusCode::OK.into_response())
     }
 
-    /// Applies the latency to any request.
+    /// Applies the latency to any request, and the error of `error_every_request`.
     pub(super) async fn before_request(&self) -> Result<(), S3Error> {
-        let latency = self.config().latency_ms;
-        if latency > 0 {
-            tokio::time::sleep(Duration::from_millis(latency)).await;
+        let config = self.config();
+        if config.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
+        }
+        if config.error_every_request {
+            return Err(injected_error(config.error_status));
         }
         Ok(())
     }
@@ -104,18 +110,7 @@ impl Faults {
         }
         if config.error_rate > 0.0 && rng.random::<f64>() < config.error_rate {
             *used += 1;
-            return Err(match config.error_status {
-                503 => S3Error::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "SlowDown",
-                    "injected fault: please reduce your request rate",
-                ),
-                _ => S3Error::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    "injected fault",
-                ),
-            });
+            return Err(injected_error(config.error_status));
         }
         let fault = StreamFault {
             drop_after: config.drop_after_frames,
@@ -127,5 +122,21 @@ impl Faults {
             *used += 1;
         }
         Ok(fault)
+    }
+}
+
+/// The injected error answer: 503 `SlowDown` or 500 `InternalError`.
+fn injected_error(status: u16) -> S3Error {
+    match status {
+        503 => S3Error::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SlowDown",
+            "injected fault: please reduce your request rate",
+        ),
+        _ => S3Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "injected fault",
+        ),
     }
 }

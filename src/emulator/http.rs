@@ -52,6 +52,7 @@ async fn dispatch(state: &Arc<Emulator>, request: Request) -> Result<Response, S
             "transactions_begun": count(&tx.begun),
             "transactions_committed": count(&tx.committed),
             "transactions_rolled_back": count(&tx.rolled_back),
+            "query_data_calls": count(&state.query_data_calls),
         })
         .to_string();
         return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());

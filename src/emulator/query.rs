@@ -143,6 +143,9 @@ pub(super) async fn query_data(state: &Arc<Emulator>, call: Call) -> Result<Resp
         }
     }
     let reader = Arc::new(reader(state, &call).await?);
+    state
+        .query_data_calls
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let fault = state.faults.for_query()?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, Dropped>>(CHANNEL_FRAMES);
     let pages = Pages {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod analytics;
+mod cluster;
 mod flight;
 mod harness;
 mod http;

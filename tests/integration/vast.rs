@@ -69,7 +69,7 @@ async fn vast_metadata_calls_through_the_client() {
 }
 
 /// `sensor_id = id`.
-fn sensor_id_is(id: i64) -> proto::Filter {
+pub(crate) fn sensor_id_is(id: i64) -> proto::Filter {
     cmp(
         "sensor_id",
         proto::CompareOp::Eq,
@@ -83,7 +83,10 @@ fn dead_endpoint() -> String {
     format!("http://{}", listener.local_addr().unwrap())
 }
 
-async fn select_keys(server: &TestServer, filter: Option<proto::Filter>) -> Vec<(i64, i32)> {
+pub(crate) async fn select_keys(
+    server: &TestServer,
+    filter: Option<proto::Filter>,
+) -> Vec<(i64, i32)> {
     let stream = server
         .query()
         .await
@@ -270,7 +273,7 @@ async fn vast_wrong_secret_is_an_auth_error() {
 }
 
 /// What `AdminService/ListEndpoints` reports.
-async fn list_endpoints(server: &TestServer) -> Vec<proto::Endpoint> {
+pub(crate) async fn list_endpoints(server: &TestServer) -> Vec<proto::Endpoint> {
     server
         .admin()
         .await
@@ -401,7 +404,7 @@ async fn vast_over_https_with_a_ca_file_and_a_tls_server_name() {
 }
 
 /// `GET /_emulator/stats` of the emulator at `url` (plain HTTP).
-async fn emulator_stats(url: &str) -> serde_json::Value {
+pub(crate) async fn emulator_stats(url: &str) -> serde_json::Value {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
