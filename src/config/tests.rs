@@ -55,3 +55,32 @@ fn secrets_are_redacted() {
     assert!(!text.contains("hunter2"), "{text}");
     assert!(text.contains("***"), "{text}");
 }
+
+#[test]
+fn bad_cluster_values_name_the_key() {
+    for (toml, key) in [
+        ("[vast.health]\ninterval = \"0s\"\n", "vast.health.interval"),
+        ("[vast.hedge]\nfactor = 0.5\n", "vast.hedge.factor"),
+        (
+            "[vast.breaker]\nbase_ejection = \"10s\"\nmax_ejection = \"5s\"\n",
+            "vast.breaker.max_ejection",
+        ),
+        ("[vast]\nbalance = \"random\"\n", "balance"),
+        (
+            "[vast.breaker]\nfailure_rate = 0\n",
+            "vast.breaker.failure_rate",
+        ),
+    ] {
+        let err = Config::from_toml(toml).unwrap_err();
+        assert!(err.to_string().contains(key), "{toml}: {err}");
+    }
+    let env = HashMap::from([(
+        "VASTGATE__VAST__BREAKER__BASE_EJECTION".to_owned(),
+        "7s".to_owned(),
+    )]);
+    let config = Config::from_sources(None, &env).expect("env config loads");
+    assert_eq!(
+        config.vast.breaker.base_ejection,
+        std::time::Duration::from_secs(7)
+    );
+}

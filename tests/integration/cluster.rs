@@ -194,3 +194,35 @@ async fn a_slow_endpoint_gets_markedly_fewer_split_reads() {
         "round_robin: split reads per endpoint (fast, fast, slow): {round_robin:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalling_endpoint_is_hedged_around_long_before_the_request_timeout() {
+    // One endpoint stops sending for 20 s after two frames of every response, connection open.
+    let stalling = FaultConfig {
+        stall_after_frames: Some(2),
+        stall_ms: 20_000,
+        ..Default::default()
+    };
+    let emulators = [
+        Emulator::start(data_dir()).await,
+        Emulator::start(data_dir()).await,
+        Emulator::with_faults(data_dir(), stalling).await,
+    ];
+    let urls: Vec<&str> = emulators.iter().map(|e| e.url.as_str()).collect();
+    let toml = format!("request_timeout = \"60s\"\n{FAST_CLUSTER}");
+    let server = TestServer::with_vast(&urls, &toml).await;
+    let expected = duckdb_sensor_keys("sensor_id = 3");
+    let started = Instant::now();
+    for _ in 0..3 {
+        assert!(select_keys(&server, Some(sensor_id_is(3))).await == expected);
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "3 reads took {took:?}");
+    let hedges: u64 = list_endpoints(&server).await.iter().map(|e| e.hedges).sum();
+    let (_, metrics) = get(server.http, "/metrics").await;
+    assert!(hedges > 0, "no hedge in {took:?}");
+    assert!(
+        metrics.contains(&format!("vastgate_split_hedges_total {hedges}")),
+        "{metrics}"
+    );
+}
