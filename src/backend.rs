@@ -83,6 +83,33 @@ pub struct ScanRequest {
     /// `Dictionary(Int32, Utf8)` arrays instead, where its data already is dictionary-encoded
     /// (Parquet): only a consumer that takes either kind asks (the analytics' group codes).
     pub dictionary_columns: Vec<usize>,
+    /// Where the backend notes the endpoints that served the scan (the query log's list).
+    pub endpoints: EndpointLog,
+}
+
+/// The endpoints that served a scan, shared by every clone (and so by every split).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl EndpointLog {
+    /// Notes `endpoint` (once).
+    pub fn add(&self, endpoint: &str) {
+        let mut list = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !list.iter().any(|e| e == endpoint) {
+            list.push(endpoint.to_owned());
+        }
+    }
+
+    /// The endpoints noted so far, in first-use order.
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// One of `count` disjoint parts of a table; together the parts cover every row once.

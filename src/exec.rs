@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    backend::{Backend, BackendError, ScanRequest, Split, TableMeta, TableRef},
+    backend::{Backend, BackendError, EndpointLog, ScanRequest, Split, TableMeta, TableRef},
     config::ExecConfig,
 };
 
@@ -55,6 +55,8 @@ pub struct ScanStats {
     pub splits_done: AtomicU64,
     /// Split attempts retried.
     pub retries: AtomicU64,
+    /// The endpoints that served the scan (VAST).
+    pub endpoints: EndpointLog,
 }
 
 /// What to read: the output of `plan`.
@@ -110,6 +112,8 @@ impl Executor {
         stats: Arc<ScanStats>,
     ) -> BatchStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity);
+        let mut plan = plan;
+        plan.request.endpoints = stats.endpoints.clone();
         let runner = split::SplitRunner {
             backend: Arc::clone(&self.backend),
             plan: Arc::new(plan),

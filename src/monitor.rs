@@ -108,7 +108,6 @@ pub struct RunningQuery {
     rows_returned: AtomicU64,
     splits: AtomicU64,
     cache_hit: AtomicBool,
-    endpoints: Mutex<Vec<String>>,
 }
 
 impl RunningQuery {
@@ -142,15 +141,6 @@ impl RunningQuery {
     pub fn add_rows_returned(&self, rows: u64) {
         self.rows_returned.fetch_add(rows, Ordering::Relaxed);
     }
-    /// Records an endpoint that served part of the query.
-    pub fn add_endpoint(&self, endpoint: &str) {
-        if let Ok(mut e) = self.endpoints.lock()
-            && !e.iter().any(|x| x == endpoint)
-        {
-            e.push(endpoint.to_owned());
-        }
-    }
-
     fn snapshot(&self, state: QueryState, error: String, slow_after: Duration) -> QueryRecord {
         let elapsed = self.start.elapsed();
         QueryRecord {
@@ -164,7 +154,7 @@ impl RunningQuery {
             rows_returned: self.rows_returned.load(Ordering::Relaxed),
             bytes_scanned: self.scan.bytes.load(Ordering::Relaxed),
             splits: u32::try_from(self.splits.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
-            endpoints: self.endpoints.lock().map(|e| e.clone()).unwrap_or_default(),
+            endpoints: self.scan.endpoints.list(),
             cache_hit: self.cache_hit.load(Ordering::Relaxed),
             slow: elapsed >= slow_after,
             error,
@@ -203,7 +193,6 @@ impl QueryLog {
             rows_returned: AtomicU64::new(0),
             splits: AtomicU64::new(0),
             cache_hit: AtomicBool::new(false),
-            endpoints: Mutex::new(Vec::new()),
         });
         if let Ok(mut running) = self.running.lock() {
             running.insert(query.id.clone(), Arc::clone(&query));

@@ -72,6 +72,7 @@ pub fn plan(spec: ReadSpec, config: &ExecConfig) -> ScanPlan {
             },
             priority: hints.priority,
             dictionary_columns: Vec::new(),
+            endpoints: crate::backend::EndpointLog::default(),
         },
         output_schema,
         // Bounded by `max_splits` (a u32) above.

@@ -25,6 +25,7 @@ fn plan(backend: &MemoryBackend, splits: u32) -> ScanPlan {
             limit_rows_per_sub_split: 1,
             priority: 0,
             dictionary_columns: Vec::new(),
+            endpoints: crate::backend::EndpointLog::default(),
         },
         num_splits: splits,
     }

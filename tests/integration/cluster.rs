@@ -225,4 +225,27 @@ async fn a_stalling_endpoint_is_hedged_around_long_before_the_request_timeout() 
         metrics.contains(&format!("vastgate_split_hedges_total {hedges}")),
         "{metrics}"
     );
+    // The query log names the endpoints each read used: only configured ones, and for the
+    // reads as a whole more than one (the hedges went elsewhere).
+    let log = server
+        .admin()
+        .await
+        .list_queries(proto::ListQueriesRequest { limit: 10 })
+        .await
+        .unwrap()
+        .into_inner();
+    let selects: Vec<_> = log.recent.iter().filter(|q| q.method == "Select").collect();
+    assert_eq!(selects.len(), 3, "{log:?}");
+    let mut used = std::collections::BTreeSet::new();
+    for query in selects {
+        assert!(!query.endpoints.is_empty(), "{query:?}");
+        for endpoint in &query.endpoints {
+            assert!(
+                urls.contains(&endpoint.as_str()),
+                "{endpoint} not in {urls:?}"
+            );
+            used.insert(endpoint.clone());
+        }
+    }
+    assert!(used.len() >= 2, "every read names only {used:?}");
 }

@@ -30,6 +30,7 @@ async fn lists_describes_and_splits_disjointly() {
         limit_rows_per_sub_split: 1,
         priority: 0,
         dictionary_columns: Vec::new(),
+        endpoints: crate::backend::EndpointLog::default(),
     };
     let mut total = 0;
     for index in 0..5 {
@@ -130,6 +131,7 @@ async fn string_columns_come_as_dictionaries_when_asked_except_filtered_ones() {
         limit_rows_per_sub_split: 1,
         priority: 0,
         dictionary_columns: Vec::new(),
+        endpoints: crate::backend::EndpointLog::default(),
     };
     let asked = ScanRequest {
         dictionary_columns: vec![index("region"), index("status"), index("temperature")],

@@ -63,6 +63,7 @@ pub async fn emulator_ceiling(data: PathBuf, page_cache_mb: u64) -> String {
         limit_rows_per_sub_split: 1 << 24,
         priority: 0,
         dictionary_columns: Vec::new(),
+        endpoints: crate::backend::EndpointLog::default(),
     };
     let ep = &backend.cluster.members()[0];
     let transport = ep.transport();

@@ -25,7 +25,7 @@ use super::{
     tx::{begin, end, keep_alive},
 };
 use crate::{
-    backend::{BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef},
+    backend::{BackendError, EndpointLog, ScanRequest, Split, SplitStream, TableMeta, TableRef},
     cluster::{Cluster, Member},
     predicate::{Predicate, evaluate},
     vast_protocol::frames::INVALID_ROW_ID,
@@ -40,6 +40,8 @@ const CHANNEL_BATCHES: usize = 2;
 #[derive(Debug)]
 pub(super) struct Job {
     cluster: Arc<Cluster>,
+    /// The query's list of endpoints that served it.
+    endpoints: EndpointLog,
     path: String,
     table: String,
     body: Bytes,
@@ -117,6 +119,7 @@ pub(super) fn prepare(
     let bucket = backend.bucket(&table.bucket)?.to_owned();
     Ok(Job {
         cluster: Arc::clone(&backend.cluster),
+        endpoints: req.endpoints.clone(),
         path: path(&[&bucket, &table.schema, &table.table]),
         table: format!("{bucket}/{}.{}", table.schema, table.table),
         body: Bytes::from(body),
@@ -324,6 +327,7 @@ impl Job {
             }
             if let Some(member) = primary.member().and_then(|i| cluster.member(i)) {
                 member.stats.page_gap(last_page.elapsed());
+                self.endpoints.add(&member.url);
             }
             let serving = primary.member();
             let location = || {
