@@ -42,7 +42,7 @@ async fn set_faults(url: &str, faults: &FaultConfig) {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
 
-fn by_url(endpoints: &[proto::Endpoint], url: &str) -> proto::Endpoint {
+pub(crate) fn by_url(endpoints: &[proto::Endpoint], url: &str) -> proto::Endpoint {
     endpoints
         .iter()
         .find(|e| e.url == url)

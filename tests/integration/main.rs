@@ -4,6 +4,7 @@
 mod admin;
 mod analytics;
 mod cluster;
+mod cluster_process;
 mod flight;
 mod harness;
 mod http;
