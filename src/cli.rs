@@ -77,7 +77,7 @@ pub struct EmulateArgs {
     #[arg(long, default_value = "vastgate-secret")]
     pub secret_key: String,
     /// Faults to inject, as JSON: `{"seed":1,"latency_ms":0,"error_rate":0.1,"error_status":503,
-    /// "drop_after_frames":7,"stall_after_frames":3,"stall_ms":500,"times":2}` (all optional).
+    /// "drop_after_frames":7,"stall_after_frames":3,"stall_ms":500,"stall_rate":0.05,"times":2}` (all optional).
     #[arg(long, value_name = "JSON")]
     pub faults: Option<String>,
     /// Keep up to this many MiB of encoded query_data pages and answer repeated requests from

@@ -165,3 +165,6 @@ impl Drop for Cluster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,10 +11,15 @@ use vastgate::{config::Config, state::AppState};
 /// The data folder (`VASTGATE_BENCH_DATA`, or a temp dir) with `VASTGATE_BENCH_ROWS` rows of
 /// demo data (default 10M), generated when missing. Keep the guard alive.
 pub(crate) fn data() -> (PathBuf, Option<tempfile::TempDir>) {
+    data_with_rows(10_000_000)
+}
+
+/// Like [`data`], with `default_rows` when `VASTGATE_BENCH_ROWS` is not set.
+pub(crate) fn data_with_rows(default_rows: u64) -> (PathBuf, Option<tempfile::TempDir>) {
     let rows: u64 = std::env::var("VASTGATE_BENCH_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
+        .unwrap_or(default_rows);
     let (dir, guard) = match std::env::var("VASTGATE_BENCH_DATA") {
         Ok(dir) => (PathBuf::from(dir), None),
         Err(_) => {

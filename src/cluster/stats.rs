@@ -27,6 +27,7 @@ pub(crate) struct EndpointStats {
     errors: AtomicU64,
     in_flight: AtomicU64,
     hedges: AtomicU64,
+    probes: AtomicU64,
     /// f64 bits of the latency EWMA in milliseconds (0 until the first answer).
     latency_ms_bits: AtomicU64,
     /// Time from a request to its first page and between two pages, newest last.
@@ -97,7 +98,14 @@ impl EndpointStats {
     }
 
     pub(crate) fn probed(&self, ok: bool) {
+        self.probes.fetch_add(1, Ordering::Relaxed);
         *lock(&self.last_probe) = Some((SystemTime::now(), ok));
+    }
+
+    /// Health probes sent so far.
+    #[cfg(test)]
+    pub(crate) fn probes(&self) -> u64 {
+        self.probes.load(Ordering::Relaxed)
     }
 
     pub(crate) fn last_probe(&self) -> Option<(SystemTime, bool)> {

@@ -36,6 +36,8 @@ pub struct FaultConfig {
     pub stall_after_frames: Option<u64>,
     /// How long a stall lasts, in milliseconds.
     pub stall_ms: u64,
+    /// Probability that a `query_data` response gets the stall (`None`: every response).
+    pub stall_rate: Option<f64>,
     /// How many `query_data` requests get a fault at most (`None` = unlimited).
     pub times: Option<u64>,
     /// Answer every request (probes and metadata too) with `error_status`: a node that is
@@ -112,10 +114,14 @@ impl Faults {
             *used += 1;
             return Err(injected_error(config.error_status));
         }
+        let stalls = config
+            .stall_rate
+            .is_none_or(|rate| rng.random::<f64>() < rate);
         let fault = StreamFault {
             drop_after: config.drop_after_frames,
             stall_after: config
                 .stall_after_frames
+                .filter(|_| stalls)
                 .map(|n| (n, Duration::from_millis(config.stall_ms))),
         };
         if fault != StreamFault::default() {
@@ -138,5 +144,30 @@ fn injected_error(status: u16) -> S3Error {
             "InternalError",
             "injected fault",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stalled(faults: &Faults, requests: usize) -> usize {
+        (0..requests)
+            .filter(|_| faults.for_query().is_ok_and(|f| f.stall_after.is_some()))
+            .count()
+    }
+
+    #[test]
+    fn a_stall_rate_stalls_that_share_of_responses_and_none_means_all() {
+        let mut config = FaultConfig {
+            seed: 3,
+            stall_after_frames: Some(1),
+            stall_ms: 100,
+            ..Default::default()
+        };
+        assert_eq!(stalled(&Faults::new(config.clone()), 100), 100);
+        config.stall_rate = Some(0.05);
+        let n = stalled(&Faults::new(config), 10_000);
+        assert!((350..=650).contains(&n), "{n} of 10000 stalled at 5%");
     }
 }
