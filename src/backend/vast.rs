@@ -24,6 +24,7 @@ mod golden;
 mod meta;
 mod probe;
 mod pushdown;
+mod read_tx;
 mod request;
 mod response;
 mod scan;
