@@ -19,9 +19,9 @@ pub(super) async fn begin_hedged(
     avoid: Option<usize>,
 ) -> Result<u64, (BackendError, Option<usize>)> {
     let first = cluster.best(avoid);
-    let spawn_begin =
+    let begin_on =
         |member: Arc<Member>| Box::pin(async move { begin(&member).await.map(|id| (member, id)) });
-    let mut primary = spawn_begin(Arc::clone(&first));
+    let mut primary = begin_on(Arc::clone(&first));
     let failed = |e| (e, Some(first.index));
     let Some(delay) = cluster.hedging().delay(&first) else {
         return primary.await.map(|(_, id)| id).map_err(failed);
@@ -35,7 +35,7 @@ pub(super) async fn begin_hedged(
         return primary.await.map(|(_, id)| id).map_err(failed);
     }
     cluster.hedged(&second);
-    let mut secondary = spawn_begin(second);
+    let mut secondary = begin_on(second);
     let (winner, loser) = tokio::select! {
         result = &mut primary => (result, secondary),
         result = &mut secondary => (result, primary),
