@@ -1,4 +1,4 @@
-//! The command line: `serve`, `gen-data`, `emulate`.
+//! The command line: `serve`, `gen-data`, `emulate`, `token new`.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -22,6 +22,31 @@ pub enum Command {
     GenData(GenDataArgs),
     /// Serve a Parquet folder over the VAST DB protocol (for tests and development).
     Emulate(EmulateArgs),
+    /// Manage bearer tokens (`auth.tokens_file`).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `vastgate token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token: prints the token on the first line, then the `[[tokens]]` entry to append
+    /// to the tokens file (which keeps only its SHA-256).
+    New(NewTokenArgs),
+}
+
+/// `vastgate token new`.
+#[derive(Debug, Args)]
+pub struct NewTokenArgs {
+    /// Who holds the token (shown in logs and the query log).
+    #[arg(long)]
+    pub name: String,
+    /// `reader` (Query, Analytics, Flight) or `admin` (also AdminService).
+    #[arg(long, value_enum)]
+    pub role: crate::auth::Role,
+    /// The only schemas the token may read, comma-separated (default: every schema).
+    #[arg(long, value_delimiter = ',')]
+    pub schemas: Option<Vec<String>>,
 }
 
 /// `vastgate serve`.

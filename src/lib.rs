@@ -13,6 +13,7 @@
 //! - [`metrics`]: the Prometheus registry and typed metric handles.
 //! - [`error`]: the service error and its one mapping to gRPC status codes.
 //! - [`server`]: listeners, tower layers, routes, `/metrics`, graceful shutdown.
+//! - [`auth`]: who is calling: tokens with roles, client certificates, per-caller limits.
 //! - [`api`]: gRPC and Flight handlers: thin adapters between proto and [`request`].
 //! - [`request`]: one query's life, protocol-free: tracked, resolved, validated, planned. A
 //!   typed analytic is run by `request::typed` (run to the end, then decoded) and run again by
@@ -39,6 +40,7 @@
 pub mod allocator;
 pub mod analytics;
 pub mod api;
+pub mod auth;
 pub mod backend;
 pub mod catalog;
 pub mod cli;

@@ -4,8 +4,8 @@ use std::{collections::HashMap, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use vastgate::{
-    allocator,
-    cli::{Cli, Command, EmulateArgs, ServeArgs},
+    allocator, auth,
+    cli::{Cli, Command, EmulateArgs, ServeArgs, TokenCommand},
     config::{BackendKind, Config},
     emulator, gen_data, server,
     state::AppState,
@@ -44,6 +44,16 @@ fn main() -> ExitCode {
                 }
             }
             Command::Emulate(args) => emulate(args).await,
+            Command::Token(TokenCommand::New(args)) => {
+                if args.name.trim().is_empty() {
+                    eprintln!("--name must not be empty");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+                let (token, entry) = auth::new_token(&args.name, args.role, args.schemas);
+                println!("{token}");
+                print!("{entry}");
+                ExitCode::SUCCESS
+            }
         }
     });
     // Calls had their grace period in `serve`; blocking work still running after it (a
