@@ -11,7 +11,11 @@ mod ipc;
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{request::Tracked, state::AppState};
+use crate::{
+    auth::{self, Caller},
+    request::Tracked,
+    state::AppState,
+};
 
 /// The id of one request, set by the server's tracing layer and returned as `x-query-id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,16 +28,37 @@ impl QueryId {
     }
 }
 
-/// Starts tracking `request` as a query of `method`, under its query id and its
+/// Starts tracking `request` as a query of `method`, under its query id, its caller and its
 /// `grpc-timeout`.
-fn track<T>(state: &Arc<AppState>, request: &tonic::Request<T>, method: &str) -> Tracked {
+fn track<T>(
+    state: &Arc<AppState>,
+    request: &tonic::Request<T>,
+    method: &str,
+) -> Result<Tracked, tonic::Status> {
     let query_id = request
         .extensions()
         .get::<QueryId>()
         .cloned()
         .unwrap_or_else(QueryId::generate)
         .0;
-    Tracked::start(state, &query_id, method, grpc_timeout(request.metadata()))
+    let timeout = grpc_timeout(request.metadata());
+    Ok(Tracked::start(
+        state,
+        &query_id,
+        method,
+        timeout,
+        caller(request),
+    )?)
+}
+
+/// Who sent `request`, as the server's authentication layer found; a handler called without
+/// that layer (in-process tests) runs as [`anonymous`](auth::anonymous).
+fn caller<T>(request: &tonic::Request<T>) -> Caller {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_else(auth::anonymous)
 }
 
 /// Parses the `grpc-timeout` header (`<digits><unit>`, unit one of H M S m u n).

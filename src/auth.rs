@@ -1,12 +1,18 @@
 //! Who is calling, and what they may do: bearer tokens from a tokens file, each with a role
 //! and optionally the schemas it may read.
 //!
+//! - `gate`: identifying a caller (token or client certificate) and checking its role for a
+//!   method, before any handler runs.
 //! - `tokens`: the tokens file (`[[tokens]]` entries holding SHA-256 digests, never tokens),
 //!   looking a presented token up in constant time, and minting new tokens.
 
+mod gate;
 mod tokens;
 
-pub use self::tokens::{TokenEntry, TokenError, Tokens, new_token};
+pub use self::{
+    gate::{Gate, PeerNames, Refusal, anonymous, may_call, needs_no_identity, unidentified},
+    tokens::{TokenEntry, TokenError, Tokens, new_token},
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +43,17 @@ impl Caller {
         self.schemas
             .as_ref()
             .is_none_or(|list| list.iter().any(|s| s == schema))
+    }
+
+    /// Refuses reading `schema` unless the caller may.
+    pub fn check_read(&self, schema: &str) -> Result<(), Refusal> {
+        if self.may_read(schema) {
+            return Ok(());
+        }
+        Err(Refusal::PermissionDenied(format!(
+            "caller `{}` may not read schema `{schema}` (see `schemas` of its token)",
+            self.name
+        )))
     }
 
     /// Whether the caller may use AdminService.

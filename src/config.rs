@@ -5,6 +5,7 @@
 //! a map so tests never mutate the process environment.
 
 mod cluster;
+mod security;
 mod service;
 mod storage;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::{
     cluster::{BalanceKind, BreakerConfig, HealthConfig, HedgeConfig},
+    security::{AuthConfig, LimitsConfig, TlsConfig},
     service::{
         EngineConfig, ExecConfig, FlightConfig, LogFormat, MonitorConfig, ServerConfig,
         TelemetryConfig,
@@ -71,6 +73,10 @@ pub struct Config {
     pub flight: FlightConfig,
     /// Logging.
     pub telemetry: TelemetryConfig,
+    /// Who may call.
+    pub auth: AuthConfig,
+    /// Limits per caller.
+    pub limits: LimitsConfig,
 }
 
 /// Prefix of environment variables that set config keys: `VASTGATE__ENGINE__WORKERS=4`.
@@ -173,6 +179,7 @@ impl Config {
         positive("engine.max_result_rows", self.engine.max_result_rows)?;
         positive("engine.max_response_rows", self.engine.max_response_rows)?;
         positive("monitor.query_log_size", self.monitor.query_log_size as u64)?;
+        security::validate(&self.server.tls, &self.auth, &self.server.metrics_token)?;
         cluster::validate(&self.vast.breaker, &self.vast.health, &self.vast.hedge)?;
         if self.backend.kind == BackendKind::Vast {
             if self.vast.endpoints.is_empty() {
@@ -198,6 +205,9 @@ impl Config {
         let mut copy = self.clone();
         if !copy.vast.secret_key.is_empty() {
             copy.vast.secret_key = "***".to_owned();
+        }
+        if !copy.server.metrics_token.is_empty() {
+            copy.server.metrics_token = "***".to_owned();
         }
         if !copy.flight.ticket_key.is_empty() {
             copy.flight.ticket_key = "***".to_owned();

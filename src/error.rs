@@ -5,7 +5,8 @@
 //! variant must choose its code (and log level) here.
 
 use crate::{
-    analytics::AnalyticsError, backend::BackendError, exec::ExecError, predicate::PredicateError,
+    analytics::AnalyticsError, auth::Refusal, backend::BackendError, exec::ExecError,
+    predicate::PredicateError,
 };
 
 /// Anything a request can fail with. `Clone` so one error can go both to the client and to
@@ -27,6 +28,15 @@ pub enum Error {
     /// Too much work queued.
     #[error("{0}")]
     Overloaded(String),
+    /// The caller went over one of its `[limits]`; the message names it.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The caller may not do this (its role or its schemas).
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The caller did not say who it is, or its credentials are not valid.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The deadline passed.
     #[error("deadline exceeded: {0}")]
     DeadlineExceeded(String),
@@ -50,6 +60,15 @@ impl From<AnalyticsError> for Error {
     }
 }
 
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Unauthenticated(m) => Error::Unauthenticated(m),
+            Refusal::PermissionDenied(m) => Error::PermissionDenied(m),
+        }
+    }
+}
+
 /// Shorthand for results of request handling.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -62,7 +81,11 @@ impl From<Error> for tonic::Status {
             Error::Backend(backend) => backend_code(backend),
             Error::Exec(ExecError::Split { source, .. }) => backend_code(source),
             Error::Exec(ExecError::Cancelled) | Error::Cancelled(_) => Code::Cancelled,
-            Error::Overloaded(_) => Code::ResourceExhausted,
+            Error::Overloaded(_)
+            | Error::LimitExceeded(_)
+            | Error::Exec(ExecError::RowLimit { .. }) => Code::ResourceExhausted,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::Unauthenticated(_) => Code::Unauthenticated,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Error::Unimplemented(_) => Code::Unimplemented,
             Error::Internal(_) => Code::Internal,

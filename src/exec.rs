@@ -39,6 +39,15 @@ pub enum ExecError {
     /// The query was cancelled (client gone, `CancelQuery`, shutdown).
     #[error("query cancelled")]
     Cancelled,
+    /// The scan delivered more rows than `limits.max_rows_per_query` allows.
+    #[error(
+        "the query scanned more than limits.max_rows_per_query = {limit} rows; narrow the \
+         filter or ask an operator to raise the limit"
+    )]
+    RowLimit {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// A merged stream of record batches from every split of a scan.
@@ -57,6 +66,8 @@ pub struct ScanStats {
     pub retries: AtomicU64,
     /// The endpoints that served the scan (VAST).
     pub endpoints: EndpointLog,
+    /// Most rows the scan may deliver (`limits.max_rows_per_query`; 0: no limit).
+    pub max_rows: AtomicU64,
 }
 
 /// What to read: the output of `plan`.
@@ -151,17 +162,24 @@ async fn pump(
             item = merged.next() => item,
         };
         let Some(item) = item else { return };
-        let failed = item.is_err();
+        let mut over_limit = None;
         if let Ok(batch) = &item {
-            runner
-                .stats
-                .rows
-                .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            let rows = batch.num_rows() as u64;
+            let total = runner.stats.rows.fetch_add(rows, Ordering::Relaxed) + rows;
+            let limit = runner.stats.max_rows.load(Ordering::Relaxed);
+            if limit > 0 && total > limit {
+                over_limit = Some(ExecError::RowLimit { limit });
+            }
             runner
                 .stats
                 .bytes
                 .fetch_add(batch.get_array_memory_size() as u64, Ordering::Relaxed);
         }
+        let item = match over_limit {
+            Some(err) => Err(err),
+            None => item,
+        };
+        let failed = item.is_err();
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {

@@ -7,13 +7,15 @@
 //! # Layout
 //!
 //! - [`allocator`]: jemalloc, keeping freed pages, handing them back to the OS on a timer.
-//! - [`cli`]: command line (`serve`, `emulate`, `gen-data`).
+//! - [`cli`]: command line (`serve`, `emulate`, `gen-data`, `token new`).
 //! - [`config`]: the configuration tree, loaded from defaults, TOML and `VASTGATE__*` env vars.
 //! - [`telemetry`]: log output.
 //! - [`metrics`]: the Prometheus registry and typed metric handles.
 //! - [`error`]: the service error and its one mapping to gRPC status codes.
-//! - [`server`]: listeners, tower layers, routes, `/metrics`, graceful shutdown.
-//! - [`auth`]: who is calling: tokens with roles, client certificates, per-caller limits.
+//! - [`server`]: listeners and our TLS acceptor, tower layers (authentication, admission),
+//!   routes, `/metrics`, SIGHUP reload, draining shutdown.
+//! - [`auth`]: who is calling: tokens with roles, client certificate names, the role a method
+//!   needs.
 //! - [`api`]: gRPC and Flight handlers: thin adapters between proto and [`request`].
 //! - [`request`]: one query's life, protocol-free: tracked, resolved, validated, planned. A
 //!   typed analytic is run by `request::typed` (run to the end, then decoded) and run again by

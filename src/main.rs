@@ -181,6 +181,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     );
     match server::serve(grpc, http, state, server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err @ server::ServeError::Tls(_)) => {
+            eprintln!("invalid configuration: {err}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(err) => {
             tracing::error!("server failed: {err}");
             ExitCode::FAILURE

@@ -54,6 +54,8 @@ pub struct QueryRecord {
     pub query_id: String,
     /// RPC name, e.g. `Select`.
     pub method: String,
+    /// Who asked: the token's or client certificate's name (`anonymous` without auth).
+    pub caller: String,
     /// Table, as `schema.table`.
     pub table: String,
     /// Outcome.
@@ -98,6 +100,7 @@ mod unix_millis {
 pub struct RunningQuery {
     id: String,
     method: String,
+    caller: String,
     table: Mutex<String>,
     started: SystemTime,
     start: Instant,
@@ -114,6 +117,10 @@ impl RunningQuery {
     /// The query id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+    /// Who asked.
+    pub fn caller(&self) -> &str {
+        &self.caller
     }
     /// Records the table once it is known.
     pub fn set_table(&self, table: impl ToString) {
@@ -146,6 +153,7 @@ impl RunningQuery {
         QueryRecord {
             query_id: self.id.clone(),
             method: self.method.clone(),
+            caller: self.caller.clone(),
             table: self.table.lock().map(|t| t.clone()).unwrap_or_default(),
             state,
             started: self.started,
@@ -182,9 +190,42 @@ impl QueryLog {
 
     /// Registers a query; finish it with [`QueryLog::finish`].
     pub fn start(&self, query_id: &str, method: &str) -> Arc<RunningQuery> {
-        let query = Arc::new(RunningQuery {
+        let query = Self::new_query(query_id, method, "anonymous");
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(query.id.clone(), Arc::clone(&query));
+        }
+        query
+    }
+
+    /// Registers a query of `caller` unless it already runs `max_per_caller` (0: no limit);
+    /// the error is how many it runs. Checked and registered under one lock, so concurrent
+    /// starts cannot both slip under the limit.
+    pub fn try_start(
+        &self,
+        query_id: &str,
+        method: &str,
+        caller: &str,
+        max_per_caller: usize,
+    ) -> Result<Arc<RunningQuery>, usize> {
+        let query = Self::new_query(query_id, method, caller);
+        let Ok(mut running) = self.running.lock() else {
+            return Ok(query);
+        };
+        if max_per_caller > 0 {
+            let of_caller = running.values().filter(|q| q.caller == caller).count();
+            if of_caller >= max_per_caller {
+                return Err(of_caller);
+            }
+        }
+        running.insert(query.id.clone(), Arc::clone(&query));
+        Ok(query)
+    }
+
+    fn new_query(query_id: &str, method: &str, caller: &str) -> Arc<RunningQuery> {
+        Arc::new(RunningQuery {
             id: query_id.to_owned(),
             method: method.to_owned(),
+            caller: caller.to_owned(),
             table: Mutex::new(String::new()),
             started: SystemTime::now(),
             start: Instant::now(),
@@ -193,11 +234,7 @@ impl QueryLog {
             rows_returned: AtomicU64::new(0),
             splits: AtomicU64::new(0),
             cache_hit: AtomicBool::new(false),
-        });
-        if let Ok(mut running) = self.running.lock() {
-            running.insert(query.id.clone(), Arc::clone(&query));
-        }
-        query
+        })
     }
 
     /// Moves a query from running to recent with its outcome.
@@ -208,7 +245,8 @@ impl QueryLog {
         let record = query.snapshot(state, error, self.config.slow_query_threshold);
         if record.slow {
             tracing::info!(query_id = %record.query_id, method = %record.method, table = %record.table,
-                duration_ms = record.duration_ms, rows = record.rows_scanned, "slow query");
+                caller = %record.caller, duration_ms = record.duration_ms, rows = record.rows_scanned,
+            "slow query");
         }
         if let Ok(mut recent) = self.recent.lock() {
             if recent.len() >= self.config.query_log_size {
@@ -220,17 +258,34 @@ impl QueryLog {
 
     /// Cancels a running query; false when no such query is running.
     pub fn cancel(&self, query_id: &str) -> bool {
+        self.cancel_of(query_id, None)
+    }
+
+    /// Cancels a running query if `owner` (when given) started it; false when no such query
+    /// runs, or it is someone else's (the two look the same, so a caller learns nothing
+    /// about other callers' queries).
+    pub fn cancel_of(&self, query_id: &str, owner: Option<&str>) -> bool {
         let query = self
             .running
             .lock()
             .ok()
-            .and_then(|r| r.get(query_id).cloned());
+            .and_then(|r| r.get(query_id).cloned())
+            .filter(|q| owner.is_none_or(|o| q.caller == o));
         match query {
             Some(q) => {
                 q.cancel.cancel();
                 true
             }
             None => false,
+        }
+    }
+
+    /// Cancels every running query (shutdown after its grace period).
+    pub fn cancel_all(&self) {
+        if let Ok(running) = self.running.lock() {
+            for query in running.values() {
+                query.cancel.cancel();
+            }
         }
     }
 

@@ -1,13 +1,22 @@
 //! Listeners, tower layers, routes and graceful shutdown.
 //!
 //! `serve` takes already-bound listeners, so tests bind `127.0.0.1:0` and never sleep. Layers,
-//! outermost first: observe (query id, span, metrics) → admission (concurrency limit with a
-//! bounded wait, `RESOURCE_EXHAUSTED` beyond) → tonic's timeout → the services.
+//! outermost first: observe (query id, span, metrics) → authenticate (caller and role) →
+//! admission (drain, concurrency limit with a bounded wait, `RESOURCE_EXHAUSTED` beyond) →
+//! the services. With `[server.tls]`, connections come from our own TLS acceptor (`tls`),
+//! whose certificates SIGHUP reloads (`reload`) along with the tokens.
 
 mod admission;
+mod authenticate;
 mod body;
+mod drain;
+mod health;
 mod http;
 mod observe;
+mod reload;
+mod tls;
+
+pub use tls::TlsError;
 
 use std::{
     future::{Future, IntoFuture},
@@ -17,6 +26,7 @@ use std::{
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use axum::serve::ListenerExt;
+use futures::future::BoxFuture;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
@@ -43,6 +53,9 @@ pub enum ServeError {
     /// Reflection could not load our descriptors.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Largest gRPC message accepted or sent (Select chunks and Flight messages stay under it).
@@ -68,8 +81,12 @@ fn grpc_connections(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes, then drains in-flight
-/// calls for up to `server.shutdown_grace`.
+/// How often gRPC health is brought in line with [`AppState::readiness`].
+const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` completes, then drains: health
+/// turns `NOT_SERVING`, new calls are refused, and calls in flight get up to
+/// `server.shutdown_grace` to finish.
 pub async fn serve(
     grpc: TcpListener,
     http: TcpListener,
@@ -79,14 +96,16 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let config = &state.config.server;
     let _release = allocator::release_free_memory_every(config.memory_release_interval);
+    let tls = match config.tls.enabled() {
+        true => Some(Arc::new(tls::ServerTls::load(
+            &config.tls,
+            state.gate.enabled(),
+        )?)),
+        false => None,
+    };
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<QueryServiceServer<QueryApi>>().await;
-    health
-        .set_serving::<AnalyticsServiceServer<AnalyticsApi>>()
-        .await;
-    health.set_serving::<AdminServiceServer<AdminApi>>().await;
-    health.set_serving::<FlightServiceServer<FlightApi>>().await;
+    let _health = health::follow_readiness(Arc::clone(&state), health.clone(), HEALTH_INTERVAL);
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -97,15 +116,18 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let admission =
+        admission::AdmissionLayer::new(config.max_concurrent_requests, config.max_pending_requests)
+            .draining(state.draining.clone());
     let layers = tower::ServiceBuilder::new()
         .layer(observe::ObserveLayer::new(state.metrics.clone()))
-        .layer(admission::AdmissionLayer::new(
-            config.max_concurrent_requests,
-            config.max_pending_requests,
-        ))
+        .layer(authenticate::AuthenticateLayer::new(Arc::clone(
+            &state.gate,
+        )))
+        .layer(admission.clone())
         .into_inner();
 
-    let grpc_server = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         // A safety net for unary calls; data calls carry their own deadline (see api::tracked).
         .timeout(config.request_timeout + Duration::from_secs(1))
         .layer(layers)
@@ -127,32 +149,71 @@ pub async fn serve(
             FlightServiceServer::new(FlightApi::new(Arc::clone(&state)))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .serve_with_incoming_shutdown(grpc_connections(grpc), stop.clone().cancelled_owned());
-
-    let http_server = axum::serve(http_connections(http), http::router(Arc::clone(&state)))
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .into_future();
+        );
+    let http_router = http::router(Arc::clone(&state));
+    let (grpc_server, http_server): (BoxFuture<'_, _>, BoxFuture<'_, _>) = match &tls {
+        None => (
+            Box::pin(router.serve_with_incoming_shutdown(
+                grpc_connections(grpc),
+                stop.clone().cancelled_owned(),
+            )),
+            Box::pin(
+                axum::serve(http_connections(http), http_router)
+                    .with_graceful_shutdown(stop.clone().cancelled_owned())
+                    .into_future(),
+            ),
+        ),
+        Some(tls) => {
+            let http_local = http.local_addr()?;
+            let grpc_accepted = tls::accept(grpc, Arc::clone(tls), tls::Port::Grpc, stop.clone());
+            let http_accepted = tls::accept(http, Arc::clone(tls), tls::Port::Http, stop.clone());
+            (
+                Box::pin(router.serve_with_incoming_shutdown(
+                    tls::grpc_incoming(grpc_accepted),
+                    stop.clone().cancelled_owned(),
+                )),
+                Box::pin(
+                    axum::serve(
+                        tls::HttpListener {
+                            receiver: http_accepted,
+                            local: http_local,
+                        },
+                        http_router,
+                    )
+                    .with_graceful_shutdown(stop.clone().cancelled_owned())
+                    .into_future(),
+                ),
+            )
+        }
+    };
+    let _reload = reload::on_hangup(Arc::clone(&state), tls.clone());
 
     let grace = config.shutdown_grace;
-    let trigger = stop.clone();
+    let drain = drain::Drain {
+        state: Arc::clone(&state),
+        health,
+        admission,
+        stop: stop.clone(),
+        grace,
+    };
     tokio::spawn(async move {
         shutdown.await;
-        tracing::info!("shutting down: draining in-flight calls");
-        trigger.cancel();
+        drain.run().await;
     });
 
-    let drained = async {
+    let served = async {
         let (grpc_result, http_result) = tokio::join!(grpc_server, http_server);
         grpc_result?;
         http_result?;
         Ok::<(), ServeError>(())
     };
-    tokio::pin!(drained);
+    tokio::pin!(served);
     tokio::select! {
-        result = &mut drained => result,
-        _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!(?grace, "shutdown grace period over; dropping remaining calls");
+        result = &mut served => result,
+        // The drain stops the servers after the grace period; a connection that does not
+        // close then is dropped with the process.
+        _ = async { stop.cancelled().await; tokio::time::sleep(Duration::from_secs(1)).await } => {
+            tracing::warn!("connections still open after the grace period; dropping them");
             Ok(())
         }
     }

@@ -2,8 +2,11 @@
 
 use std::{sync::Arc, time::Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     analytics::coding_lessons::CodingLessons,
+    auth::Gate,
     backend::{Backend, local::LocalBackend, vast::VastBackend},
     catalog::Catalog,
     config::{BackendKind, Config},
@@ -31,6 +34,10 @@ pub struct AppState {
     pub queries: QueryLog,
     /// What typed analytics learned about coding each table's groups.
     pub coding_lessons: CodingLessons,
+    /// Who may call.
+    pub gate: Arc<Gate>,
+    /// Set when the service drains for shutdown: new calls are refused.
+    pub draining: CancellationToken,
     /// When the service started.
     pub started: Instant,
 }
@@ -63,6 +70,7 @@ impl AppState {
         );
         let executor = Executor::new(backend, config.exec.clone());
         let queries = QueryLog::new(config.monitor.clone());
+        let gate = Gate::new(&config.auth).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let engine = EnginePool::new(&config.engine).map_err(|e| {
             Error::Internal(format!(
                 "cannot start the DuckDB engine (check [engine]): {e}"
@@ -76,7 +84,21 @@ impl AppState {
             metrics,
             queries,
             coding_lessons: CodingLessons::default(),
+            gate: Arc::new(gate),
+            draining: CancellationToken::new(),
             started: Instant::now(),
         }))
+    }
+
+    /// Whether the service can serve: not draining for shutdown, and the backend answers a
+    /// schema listing. The error says which.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if self.draining.is_cancelled() {
+            return Err("draining for shutdown".to_owned());
+        }
+        match self.catalog.backend().list_schemas("").await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(format!("backend not reachable: {err}")),
+        }
     }
 }

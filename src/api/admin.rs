@@ -42,7 +42,14 @@ fn query_info(r: QueryRecord) -> proto::QueryInfo {
         cache_hit: r.cache_hit,
         slow: r.slow,
         error: r.error,
+        caller: r.caller,
     }
+}
+
+/// The caller whose queries alone a request may see and cancel: `None` for an admin.
+fn own_queries_only<T>(request: &Request<T>) -> Option<String> {
+    let caller = super::caller(request);
+    (!caller.is_admin()).then_some(caller.name)
 }
 
 fn limit_or(limit: u32, default: usize) -> usize {
@@ -55,8 +62,15 @@ impl AdminService for AdminApi {
         &self,
         _request: Request<proto::HealthRequest>,
     ) -> Result<Response<proto::HealthResponse>, Status> {
+        let readiness = self.state.readiness().await;
         Ok(Response::new(proto::HealthResponse {
-            status: "SERVING".to_owned(),
+            status: if readiness.is_ok() {
+                "SERVING"
+            } else {
+                "NOT_SERVING"
+            }
+            .to_owned(),
+            reason: readiness.err().unwrap_or_default(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             backend: self.state.catalog.backend().kind().to_owned(),
             uptime_seconds: self.state.started.elapsed().as_secs_f64(),
@@ -131,11 +145,24 @@ impl AdminService for AdminApi {
         &self,
         request: Request<proto::ListQueriesRequest>,
     ) -> Result<Response<proto::ListQueriesResponse>, Status> {
+        let owner = own_queries_only(&request);
         let limit = limit_or(request.into_inner().limit, 100);
         let queries = &self.state.queries;
+        let visible = |r: &QueryRecord| owner.as_ref().is_none_or(|o| &r.caller == o);
         Ok(Response::new(proto::ListQueriesResponse {
-            running: queries.running().into_iter().map(query_info).collect(),
-            recent: queries.recent(limit).into_iter().map(query_info).collect(),
+            running: queries
+                .running()
+                .into_iter()
+                .filter(visible)
+                .map(query_info)
+                .collect(),
+            recent: queries
+                .recent(usize::MAX)
+                .into_iter()
+                .filter(visible)
+                .take(limit)
+                .map(query_info)
+                .collect(),
         }))
     }
 
@@ -200,11 +227,12 @@ impl AdminService for AdminApi {
         &self,
         request: Request<proto::CancelQueryRequest>,
     ) -> Result<Response<proto::CancelQueryResponse>, Status> {
+        let owner = own_queries_only(&request);
         let id = request.into_inner().query_id;
         if id.is_empty() {
             return Err(Error::InvalidArgument("`query_id` is required".to_owned()).into());
         }
-        let cancelled = self.state.queries.cancel(&id);
+        let cancelled = self.state.queries.cancel_of(&id, owner.as_deref());
         if !cancelled {
             return Err(Status::not_found(format!(
                 "no running query with id `{id}`; see ListQueries for running queries"

@@ -63,7 +63,7 @@ impl AnalyticsApi {
         R: Analytic + AnalyticRequest + Send + 'static,
         R::Response: WithQueryId + Send + 'static,
     {
-        let tracked = track(&self.state, &request, method);
+        let tracked = track(&self.state, &request, method)?;
         let result = request::answer(&tracked, request.into_inner(), method).await;
         match result {
             Ok(mut response) => {
@@ -139,7 +139,7 @@ impl AnalyticsService for AnalyticsApi {
         &self,
         request: Request<proto::SqlRequest>,
     ) -> Result<Response<Self::SqlStream>, Status> {
-        let tracked = track(&self.state, &request, "Sql");
+        let tracked = track(&self.state, &request, "Sql")?;
         let req = request.into_inner();
         match request::start_sql(&tracked, &req).await {
             Ok(output) => Ok(Response::new(Box::pin(sql_stream(tracked, output)))),

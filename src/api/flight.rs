@@ -53,7 +53,10 @@ type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl From<TicketError> for Error {
     fn from(err: TicketError) -> Self {
-        Error::InvalidArgument(err.to_string())
+        match err {
+            TicketError::OtherCaller => Error::PermissionDenied(err.to_string()),
+            _ => Error::InvalidArgument(err.to_string()),
+        }
     }
 }
 
@@ -96,7 +99,9 @@ impl FlightApi {
             .with_total_records(rows.map_or(-1, |r| i64::try_from(r).unwrap_or(i64::MAX)))
             .with_ordered(false);
         for split in 0..num_splits {
-            let ticket = self.signer.sign(&command, split, num_splits);
+            let ticket = self
+                .signer
+                .sign(&command, split, num_splits, &tracked.caller.name);
             info = info.with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)));
         }
         Ok(info)
@@ -108,7 +113,7 @@ impl FlightApi {
         tracked: &Tracked,
         ticket: &[u8],
     ) -> Result<(SchemaRef, request::Batches), Error> {
-        let body = self.signer.verify(ticket)?;
+        let body = self.signer.verify(ticket, &tracked.caller.name)?;
         let command = body.command.and_then(|c| c.command);
         match command {
             Some(Command::Select(req)) => {
@@ -218,20 +223,35 @@ impl FlightService for FlightApi {
 
     async fn handshake(
         &self,
-        _: Request<Streaming<HandshakeRequest>>,
+        request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Self::HandshakeStream>, Status> {
-        // No authentication: answer with an empty handshake so clients that insist can proceed.
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .map(|v| v.as_bytes());
+        let token = self
+            .state
+            .gate
+            .handshake(authorization)
+            .map_err(Error::from)?;
         let reply = HandshakeResponse {
             protocol_version: 0,
             payload: Default::default(),
         };
-        Ok(Response::new(Box::pin(futures::stream::iter([Ok(reply)]))))
+        let mut response =
+            Response::new(Box::pin(futures::stream::iter([Ok(reply)])) as Self::HandshakeStream);
+        // The client sends this header on its later calls (pyarrow's authenticate_basic_token).
+        if let Some(bearer) = token.and_then(|t| format!("Bearer {t}").parse().ok()) {
+            response.metadata_mut().insert("authorization", bearer);
+        }
+        Ok(response)
     }
 
     async fn list_flights(
         &self,
-        _: Request<Criteria>,
+        request: Request<Criteria>,
     ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        let caller = super::caller(&request);
         let backend = self.state.catalog.backend();
         let mut infos = Vec::new();
         let buckets = if self.state.config.vast.buckets.is_empty() {
@@ -241,6 +261,9 @@ impl FlightService for FlightApi {
         };
         for bucket in buckets {
             for schema in backend.list_schemas(&bucket).await.map_err(Error::from)? {
+                if !caller.may_read(&schema) {
+                    continue;
+                }
                 for summary in backend
                     .list_tables(&bucket, &schema)
                     .await
@@ -270,7 +293,7 @@ impl FlightService for FlightApi {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let tracked = track(&self.state, &request, "GetFlightInfo");
+        let tracked = track(&self.state, &request, "GetFlightInfo")?;
         let result = self.flight_info(&tracked, request.into_inner()).await;
         let reply = result.clone();
         tracked.finish(&result);
@@ -289,7 +312,7 @@ impl FlightService for FlightApi {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
-        let tracked = track(&self.state, &request, "GetSchema");
+        let tracked = track(&self.state, &request, "GetSchema")?;
         let result = async {
             let command = command::from_descriptor(request.get_ref())?;
             let (schema, _, _) = self.describe(&tracked, &command).await?;
@@ -307,7 +330,7 @@ impl FlightService for FlightApi {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
-        let tracked = track(&self.state, &request, "DoGet");
+        let tracked = track(&self.state, &request, "DoGet")?;
         match self
             .ticket_batches(&tracked, &request.get_ref().ticket)
             .await

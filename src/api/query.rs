@@ -34,14 +34,16 @@ impl QueryService for QueryApi {
         &self,
         request: Request<proto::ListSchemasRequest>,
     ) -> Result<Response<proto::ListSchemasResponse>, Status> {
+        let caller = super::caller(&request);
         let req = request.into_inner();
-        let schemas = self
+        let mut schemas = self
             .state
             .catalog
             .backend()
             .list_schemas(&req.bucket)
             .await
             .map_err(Error::from)?;
+        schemas.retain(|schema| caller.may_read(schema));
         Ok(Response::new(proto::ListSchemasResponse { schemas }))
     }
 
@@ -49,10 +51,12 @@ impl QueryService for QueryApi {
         &self,
         request: Request<proto::ListTablesRequest>,
     ) -> Result<Response<proto::ListTablesResponse>, Status> {
+        let caller = super::caller(&request);
         let req = request.into_inner();
         if req.schema.is_empty() {
             return Err(Error::InvalidArgument("`schema` is required".to_owned()).into());
         }
+        caller.check_read(&req.schema).map_err(Error::from)?;
         let tables = self
             .state
             .catalog
@@ -76,8 +80,10 @@ impl QueryService for QueryApi {
         &self,
         request: Request<proto::DescribeTableRequest>,
     ) -> Result<Response<proto::DescribeTableResponse>, Status> {
+        let caller = super::caller(&request);
         let req = request.into_inner();
         let table = request::table_ref(req.table.as_ref())?;
+        caller.check_read(&table.schema).map_err(Error::from)?;
         let described = self
             .state
             .catalog
@@ -110,7 +116,7 @@ impl QueryService for QueryApi {
         &self,
         request: Request<proto::SelectRequest>,
     ) -> Result<Response<Self::SelectStream>, Status> {
-        let tracked = track(&self.state, &request, "Select");
+        let tracked = track(&self.state, &request, "Select")?;
         let req = request.into_inner();
         let max = self.state.config.server.max_select_limit;
         if max > 0 && req.limit > max {
@@ -146,7 +152,7 @@ impl QueryService for QueryApi {
         &self,
         request: Request<proto::CountRequest>,
     ) -> Result<Response<proto::CountResponse>, Status> {
-        let tracked = track(&self.state, &request, "Count");
+        let tracked = track(&self.state, &request, "Count")?;
         let query_id = tracked.query.id().to_owned();
         let req = request.into_inner();
         let result = request::count(&tracked, &req).await;

@@ -84,3 +84,85 @@ fn a_new_token_authenticates_through_its_printed_entry() {
     let caller = Tokens::parse(&toml).unwrap().authenticate(&token).unwrap();
     assert!(caller.may_read("demo") && !caller.may_read("other"));
 }
+
+fn gate_over(text: &str, cert_roles: &[(&str, Role)]) -> (Gate, tempfile::NamedTempFile) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    let config = crate::config::AuthConfig {
+        enabled: true,
+        tokens_file: Some(file.path().to_owned()),
+        client_cert_roles: cert_roles
+            .iter()
+            .map(|(name, role)| ((*name).to_owned(), *role))
+            .collect(),
+    };
+    (Gate::new(&config).unwrap(), file)
+}
+
+#[test]
+fn the_gate_identifies_by_bearer_token_then_by_certificate() {
+    let (gate, _file) = gate_over(
+        &entry("etl", "reader", "tok-etl", None),
+        &[("svc.example", Role::Admin)],
+    );
+    let etl = gate.identify(Some(b"Bearer tok-etl"), None).unwrap();
+    assert_eq!(etl.name, "etl");
+    assert_eq!(gate.identify(Some(b"bearer  tok-etl "), None).unwrap(), etl);
+    // A token that is wrong is refused even when a certificate would identify the caller.
+    let peer = PeerNames(vec!["other".into(), "svc.example".into()]);
+    let err = gate
+        .identify(Some(b"Bearer nope"), Some(&peer))
+        .unwrap_err();
+    assert!(matches!(err, Refusal::Unauthenticated(_)));
+    assert!(!err.to_string().contains("nope"));
+    let svc = gate.identify(None, Some(&peer)).unwrap();
+    assert_eq!((svc.name.as_str(), svc.role), ("svc.example", Role::Admin));
+    assert!(
+        gate.identify(None, Some(&PeerNames(vec!["x".into()])))
+            .is_err()
+    );
+    assert!(gate.identify(Some(b"Basic dG9rLWV0bA=="), None).is_err());
+    // Off: everyone is the anonymous admin.
+    assert_eq!(Gate::open().identify(None, None).unwrap(), anonymous());
+}
+
+#[test]
+fn readers_reach_admin_only_for_their_own_queries() {
+    let reader = Caller {
+        name: "r".into(),
+        role: Role::Reader,
+        schemas: None,
+    };
+    assert!(may_call(&reader, "/vastgate.v1.QueryService/Select").is_ok());
+    assert!(may_call(&reader, "/arrow.flight.protocol.FlightService/DoGet").is_ok());
+    assert!(may_call(&reader, "/vastgate.v1.AdminService/ListQueries").is_ok());
+    assert!(may_call(&reader, "/vastgate.v1.AdminService/CancelQuery").is_ok());
+    let err = may_call(&reader, "/vastgate.v1.AdminService/GetConfig").unwrap_err();
+    assert!(matches!(err, Refusal::PermissionDenied(m) if m.contains("GetConfig")));
+    assert!(may_call(&anonymous(), "/vastgate.v1.AdminService/GetConfig").is_ok());
+    assert!(needs_no_identity("/grpc.health.v1.Health/Check"));
+    assert!(needs_no_identity(
+        "/arrow.flight.protocol.FlightService/Handshake"
+    ));
+    assert!(!needs_no_identity("/vastgate.v1.AdminService/Health"));
+}
+
+#[test]
+fn flight_handshake_takes_the_token_as_basic_password_and_reload_revokes() {
+    let (gate, file) = gate_over(&entry("etl", "reader", "tok-etl", None), &[]);
+    // base64("etl:tok-etl")
+    let basic = b"Basic ZXRsOnRvay1ldGw=";
+    assert_eq!(
+        gate.handshake(Some(basic)).unwrap().as_deref(),
+        Some("tok-etl")
+    );
+    assert!(gate.handshake(None).is_err());
+    assert!(gate.handshake(Some(b"Basic ZXRsOnRvay1ldA==")).is_err());
+    // Revoked by rewriting the file and reloading; a broken file keeps what was loaded.
+    std::fs::write(file.path(), entry("ops", "admin", "tok-ops", None)).unwrap();
+    assert_eq!(gate.reload().unwrap(), 1);
+    assert!(gate.caller_of("tok-etl").is_none());
+    std::fs::write(file.path(), "[[tokens]]\nname = 1\n").unwrap();
+    assert!(gate.reload().is_err());
+    assert!(gate.caller_of("tok-ops").is_some());
+}

@@ -29,6 +29,10 @@ pub struct ServerConfig {
     /// size then stays at its peak). In between it is reused without page faults.
     #[serde(with = "humantime_serde")]
     pub memory_release_interval: Duration,
+    /// A bearer token `/metrics` asks for (empty: `/metrics` is open).
+    pub metrics_token: String,
+    /// TLS on both ports.
+    pub tls: super::TlsConfig,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +46,8 @@ impl Default for ServerConfig {
             max_select_limit: 1_000_000_000,
             shutdown_grace: Duration::from_secs(10),
             memory_release_interval: crate::allocator::DEFAULT_RELEASE_INTERVAL,
+            metrics_token: String::new(),
+            tls: super::TlsConfig::default(),
         }
     }
 }

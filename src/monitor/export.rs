@@ -47,7 +47,7 @@ pub(super) fn encode(records: &[QueryRecord], format: ExportFormat) -> Vec<u8> {
     }
 }
 
-const CSV_HEADER: [&str; 14] = [
+const CSV_HEADER: [&str; 15] = [
     "query_id",
     "method",
     "table",
@@ -62,6 +62,7 @@ const CSV_HEADER: [&str; 14] = [
     "cache_hit",
     "slow",
     "error",
+    "caller",
 ];
 
 fn csv(records: &[QueryRecord]) -> Result<Vec<u8>, csv::Error> {
@@ -88,6 +89,7 @@ fn csv(records: &[QueryRecord]) -> Result<Vec<u8>, csv::Error> {
             r.cache_hit.to_string(),
             r.slow.to_string(),
             r.error.clone(),
+            r.caller.clone(),
         ])?;
     }
     writer.into_inner().map_err(|err| err.into_error().into())

@@ -48,12 +48,32 @@ fn slow_queries_and_csv_export() {
     assert_eq!(lines.len(), 3);
     assert!(lines[2].starts_with("slow,Select,,error,"), "{}", lines[2]);
     assert!(
-        lines[2].ends_with("\"boom, \"\"quoted\"\"\""),
+        lines[2].ends_with("\"boom, \"\"quoted\"\"\",anonymous"),
         "{}",
         lines[2]
     );
     let json: serde_json::Value = serde_json::from_slice(&log.export(ExportFormat::Json)).unwrap();
     assert_eq!(json[1]["state"], "error");
+}
+
+#[test]
+fn a_caller_runs_at_most_its_limit_and_cancels_only_its_own() {
+    let log = log();
+    let first = log.try_start("a1", "Select", "ana", 2).unwrap();
+    let _second = log.try_start("a2", "Count", "ana", 2).unwrap();
+    assert_eq!(log.try_start("a3", "Count", "ana", 2).unwrap_err(), 2);
+    // Another caller is not affected; 0 is no limit.
+    let bob = log.try_start("b1", "Count", "bob", 2).unwrap();
+    assert!(log.try_start("a4", "Count", "ana", 0).is_ok());
+    // Finishing one makes room.
+    log.finish(&first, QueryState::Ok, String::new());
+    assert!(log.try_start("a5", "Count", "ana", 3).is_ok());
+    // Bob cannot cancel Ana's query (it looks like no such query); Ana and an admin can.
+    assert!(!log.cancel_of("a5", Some("bob")));
+    assert!(log.cancel_of("a5", Some("ana")));
+    assert!(log.cancel_of("b1", None));
+    assert!(bob.cancel.is_cancelled());
+    assert_eq!(log.recent(10)[0].caller, "ana");
 }
 
 #[test]

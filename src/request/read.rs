@@ -40,6 +40,7 @@ pub(crate) async fn describe(
 ) -> Result<(TableRef, TableMeta), Error> {
     let table = table_ref(table)?;
     tracked.query.set_table(&table);
+    tracked.caller.check_read(&table.schema)?;
     let bypass = hints.is_some_and(|h| h.bypass_cache);
     let described = tracked.state.catalog.describe(&table, bypass).await?;
     tracked.query.set_cache_hit(described.from_cache);

@@ -11,6 +11,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    auth::Caller,
     error::Error,
     exec::ExecError,
     monitor::{QueryState, RunningQuery},
@@ -23,30 +24,63 @@ use crate::{
 pub(crate) struct Tracked {
     pub(crate) state: Arc<AppState>,
     pub(crate) query: Arc<RunningQuery>,
+    /// Who asked.
+    pub(crate) caller: Caller,
     timed_out: Arc<AtomicBool>,
+    /// `limits.max_query_duration`, when it is what set the deadline.
+    duration_limit: Option<Duration>,
     finished: bool,
 }
 
 impl Tracked {
-    /// Registers query `query_id` of `method` and arms its deadline: `timeout` (the caller's
-    /// own deadline, if it sent one) or `server.request_timeout`, whichever is sooner.
+    /// Registers query `query_id` of `method` for `caller` and arms its deadline: `timeout`
+    /// (the caller's own deadline, if it sent one), `server.request_timeout` or
+    /// `limits.max_query_duration`, whichever is sooner. Refused when the caller already runs
+    /// `limits.max_concurrent_queries_per_caller` queries.
     pub(crate) fn start(
         state: &Arc<AppState>,
         query_id: &str,
         method: &str,
         timeout: Option<Duration>,
-    ) -> Self {
-        let query = state.queries.start(query_id, method);
-        let limit = state.config.server.request_timeout;
-        let timeout = timeout.map_or(limit, |t| t.min(limit));
+        caller: Caller,
+    ) -> Result<Self, Error> {
+        let limits = &state.config.limits;
+        let query = state
+            .queries
+            .try_start(
+                query_id,
+                method,
+                &caller.name,
+                limits.max_concurrent_queries_per_caller,
+            )
+            .map_err(|running| {
+                Error::LimitExceeded(format!(
+                    "caller `{}` already runs {running} queries, \
+                     limits.max_concurrent_queries_per_caller; retry when one finishes",
+                    caller.name
+                ))
+            })?;
+        query
+            .scan
+            .max_rows
+            .store(limits.max_rows_per_query, Ordering::Relaxed);
+        let server_limit = state.config.server.request_timeout;
+        let mut timeout = timeout.map_or(server_limit, |t| t.min(server_limit));
+        let mut duration_limit = None;
+        if !limits.max_query_duration.is_zero() && limits.max_query_duration < timeout {
+            timeout = limits.max_query_duration;
+            duration_limit = Some(timeout);
+        }
         let timed_out = Arc::new(AtomicBool::new(false));
         arm_deadline(query.cancel.clone(), timeout, Arc::clone(&timed_out));
-        Self {
+        Ok(Self {
             state: Arc::clone(state),
             query,
+            caller,
             timed_out,
+            duration_limit,
             finished: false,
-        }
+        })
     }
 
     /// The token that stops this query's scans and engine work.
@@ -59,6 +93,7 @@ impl Tracked {
         CancelReason {
             query_id: self.query.id().to_owned(),
             timed_out: Arc::clone(&self.timed_out),
+            duration_limit: self.duration_limit,
         }
     }
 
@@ -117,6 +152,7 @@ impl Drop for Tracked {
 pub(crate) struct CancelReason {
     query_id: String,
     timed_out: Arc<AtomicBool>,
+    duration_limit: Option<Duration>,
 }
 
 impl CancelReason {
@@ -130,7 +166,15 @@ impl CancelReason {
 
     /// Deadline or cancellation, whichever happened.
     pub(crate) fn cancelled(&self) -> Error {
-        if self.timed_out.load(Ordering::Relaxed) {
+        let timed_out = self.timed_out.load(Ordering::Relaxed);
+        if let Some(limit) = self.duration_limit.filter(|_| timed_out) {
+            Error::LimitExceeded(format!(
+                "query {} ran longer than limits.max_query_duration = {}; narrow the filter \
+                 or ask an operator to raise the limit",
+                self.query_id,
+                humantime_serde::re::humantime::format_duration(limit)
+            ))
+        } else if timed_out {
             Error::DeadlineExceeded(format!(
                 "query {} ran past its deadline; raise grpc-timeout or server.request_timeout, \
                  or narrow the filter",

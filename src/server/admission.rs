@@ -1,6 +1,8 @@
 //! Admission control: at most `max_concurrent` calls run; up to `max_pending` more wait; beyond
 //! that a call is refused at once with `RESOURCE_EXHAUSTED`. A streamed response holds its slot
 //! until the stream ends. Health and admin calls bypass the limit so operators can always see in.
+//! While the service drains for shutdown, every call but a health check is refused with
+//! `UNAVAILABLE`.
 
 use std::{
     sync::{Arc, atomic::AtomicUsize},
@@ -9,6 +11,7 @@ use std::{
 
 use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::{Finisher, ObservedBody};
@@ -18,17 +21,35 @@ use crate::waiting::Waiting;
 #[derive(Debug, Clone)]
 pub(crate) struct AdmissionLayer {
     slots: Arc<Semaphore>,
+    max_concurrent: usize,
     waiting: Arc<AtomicUsize>,
     max_pending: usize,
+    draining: CancellationToken,
 }
 
 impl AdmissionLayer {
     pub(crate) fn new(max_concurrent: usize, max_pending: usize) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max_concurrent)),
+            max_concurrent,
             waiting: Arc::new(AtomicUsize::new(0)),
             max_pending,
+            draining: CancellationToken::new(),
         }
+    }
+
+    /// Refuses new calls once `draining` is cancelled.
+    pub(crate) fn draining(mut self, draining: CancellationToken) -> Self {
+        self.draining = draining;
+        self
+    }
+
+    /// Calls holding or waiting for a slot.
+    pub(crate) fn in_flight(&self) -> usize {
+        let running = self
+            .max_concurrent
+            .saturating_sub(self.slots.available_permits());
+        running + self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -80,7 +101,14 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         Box::pin(async move {
-            if exempt(request.uri().path()) {
+            let path = request.uri().path();
+            if layer.draining.is_cancelled() && !path.starts_with("/grpc.health.v1.") {
+                return Ok(tonic::Status::unavailable(
+                    "vastgate is shutting down; retry on another replica",
+                )
+                .into_http());
+            }
+            if exempt(path) {
                 return inner.oneshot(request).await;
             }
             let permit = match Arc::clone(&layer.slots).try_acquire_owned() {

@@ -1,8 +1,16 @@
-//! The HTTP port: `/metrics` (Prometheus text), `/healthz` (alive), `/readyz` (can serve).
+//! The HTTP port: `/metrics` (Prometheus text; a bearer token when `server.metrics_token` is
+//! set), `/healthz` (alive), `/readyz` (can serve: not draining, backend reachable).
 
 use std::sync::Arc;
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{
+    Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use subtle::ConstantTimeEq;
 
 use crate::state::AppState;
 
@@ -14,7 +22,23 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let expected = &state.config.server.metrics_token;
+    if !expected.is_empty() {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                "/metrics needs `Authorization: Bearer <server.metrics_token>`\n",
+            )
+                .into_response();
+        }
+    }
     // moka counts entries lazily; settle it so the gauge is exact at scrape time.
     let stats = state.catalog.stats().await;
     state
@@ -28,15 +52,16 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+        .into_response()
 }
 
-/// Ready when the backend answers a schema listing.
+/// Ready unless draining or the backend does not answer.
 async fn ready(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    match state.catalog.backend().list_schemas("").await {
-        Ok(_) => (StatusCode::OK, "ready\n".to_owned()),
-        Err(err) => (
+    match state.readiness().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("backend not ready: {err}\n"),
+            format!("not ready: {why}\n"),
         ),
     }
 }

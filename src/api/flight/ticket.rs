@@ -29,6 +29,9 @@ pub(crate) enum TicketError {
     /// Past its expiry.
     #[error("ticket expired {0} s ago (flight.ticket_ttl); call GetFlightInfo again")]
     Expired(u64),
+    /// Issued to another caller.
+    #[error("this ticket was issued to another caller; call GetFlightInfo with your own token")]
+    OtherCaller,
 }
 
 /// Signs and checks tickets.
@@ -72,8 +75,15 @@ impl TicketSigner {
     }
 
     /// A ticket for split `split` of `num_splits` of `command`.
-    pub(crate) fn sign(&self, command: &FlightCommand, split: u32, num_splits: u32) -> Vec<u8> {
+    pub(crate) fn sign(
+        &self,
+        command: &FlightCommand,
+        split: u32,
+        num_splits: u32,
+        caller: &str,
+    ) -> Vec<u8> {
         let body = FlightTicketBody {
+            caller: caller.to_owned(),
             command: Some(command.clone()),
             split,
             num_splits,
@@ -87,8 +97,12 @@ impl TicketSigner {
         bytes
     }
 
-    /// The body of a ticket we issued that has not expired.
-    pub(crate) fn verify(&self, ticket: &[u8]) -> Result<FlightTicketBody, TicketError> {
+    /// The body of a ticket we issued to `caller` that has not expired.
+    pub(crate) fn verify(
+        &self,
+        ticket: &[u8],
+        caller: &str,
+    ) -> Result<FlightTicketBody, TicketError> {
         if ticket.len() < MAC_LEN {
             return Err(TicketError::Tampered);
         }
@@ -103,6 +117,9 @@ impl TicketSigner {
             return Err(TicketError::Expired(
                 u64::try_from(now - body.expires_unix).unwrap_or(0),
             ));
+        }
+        if body.caller != caller {
+            return Err(TicketError::OtherCaller);
         }
         Ok(body)
     }
@@ -125,17 +142,21 @@ mod tests {
     #[test]
     fn round_trip_tamper_and_expiry() {
         let signer = TicketSigner::new("secret", Duration::from_secs(60));
-        let ticket = signer.sign(&command(), 2, 4);
-        let body = signer.verify(&ticket).unwrap();
+        let ticket = signer.sign(&command(), 2, 4, "ana");
+        let body = signer.verify(&ticket, "ana").unwrap();
         assert_eq!((body.split, body.num_splits), (2, 4));
         assert_eq!(body.command, Some(command()));
 
         let mut altered = ticket.clone();
         altered[3] ^= 1;
-        assert_eq!(signer.verify(&altered), Err(TicketError::Tampered));
-        assert_eq!(signer.verify(&ticket[..10]), Err(TicketError::Tampered));
+        assert_eq!(signer.verify(&altered, "ana"), Err(TicketError::Tampered));
+        assert_eq!(
+            signer.verify(&ticket[..10], "ana"),
+            Err(TicketError::Tampered)
+        );
         let other = TicketSigner::new("other", Duration::from_secs(60));
-        assert_eq!(other.verify(&ticket), Err(TicketError::Tampered));
+        assert_eq!(other.verify(&ticket, "ana"), Err(TicketError::Tampered));
+        assert_eq!(signer.verify(&ticket, "bob"), Err(TicketError::OtherCaller));
 
         let expired = TicketSigner {
             key: b"secret".to_vec(),
@@ -147,6 +168,6 @@ mod tests {
         let mut mac = expired.mac();
         mac.update(&bytes);
         bytes.extend_from_slice(&mac.finalize().into_bytes());
-        assert!(matches!(signer.verify(&bytes), Err(TicketError::Expired(s)) if s >= 5));
+        assert!(matches!(signer.verify(&bytes, "ana"), Err(TicketError::Expired(s)) if s >= 5));
     }
 }
