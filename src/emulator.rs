@@ -24,7 +24,7 @@
 mod auth;
 mod call;
 mod faults;
-mod filter;
+pub(crate) mod filter;
 mod http;
 mod meta;
 mod pages;

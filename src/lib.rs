@@ -64,3 +64,6 @@ pub mod state;
 pub mod telemetry;
 pub mod vast_protocol;
 mod waiting;
+
+#[cfg(test)]
+mod fuzz;

@@ -5,8 +5,8 @@
 //! descriptor reads a whole table; a command descriptor is a `FlightCommand` (JSON or proto,
 //! see [`command`]): a Select (split-parallel) or an analytic / SQL (one endpoint).
 
-mod command;
-mod ticket;
+pub(crate) mod command;
+pub(crate) mod ticket;
 
 use std::{pin::Pin, sync::Arc};
 

@@ -14,7 +14,7 @@ use crate::{
 
 /// An S3-style error: status, `<Code>` and `<Message>`.
 #[derive(Debug)]
-pub(super) struct S3Error {
+pub(crate) struct S3Error {
     pub(super) status: StatusCode,
     pub(super) code: &'static str,
     pub(super) message: String,

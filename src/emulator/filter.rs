@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// The filter of `relation` over `table` (the table's schema), or `None` for `and()`.
-pub(super) fn predicate(relation: &Relation, table: &Schema) -> Result<Option<Predicate>, S3Error> {
+pub(crate) fn predicate(relation: &Relation, table: &Schema) -> Result<Option<Predicate>, S3Error> {
     if relation.filter.is_empty() {
         return Ok(None);
     }

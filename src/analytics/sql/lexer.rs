@@ -111,7 +111,10 @@ pub(crate) fn tokenize(sql: &str) -> Result<Vec<(usize, Token)>, String> {
             tokens.push((i, Token::Semicolon));
         } else if c == b'$' {
             if i + 1 >= n {
-                i += 1; // a lone trailing `$` produces no token in DuckDB
+                // A lone trailing `$` (a syntax error for DuckDB) is kept as written, so the
+                // text handed on does not depend on what follows it.
+                i += 1;
+                tokens.push((i, Token::Other));
             } else if s[i + 1].is_ascii_digit() {
                 i += 1;
                 tokens.push((i, Token::Other)); // `$1` parameter

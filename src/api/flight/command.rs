@@ -55,7 +55,15 @@ fn from_path(path: &[String]) -> Result<FlightCommand, Error> {
 fn from_bytes(cmd: &[u8]) -> Result<FlightCommand, Error> {
     let text = std::str::from_utf8(cmd).ok().map(str::trim);
     let command = match text {
-        Some(json) if json.starts_with('{') => from_json(json)?,
+        // A serialized command can be valid UTF-8 starting with `{` (field 1 of 123 bytes):
+        // when the JSON does not parse, the bytes may still be one.
+        Some(json) if json.starts_with('{') => match from_json(json) {
+            Ok(command) => command,
+            Err(json_error) => FlightCommand::decode(cmd)
+                .ok()
+                .filter(|command| command.command.is_some())
+                .ok_or(json_error)?,
+        },
         _ => FlightCommand::decode(cmd).map_err(|e| {
             Error::InvalidArgument(format!(
                 "flight command is neither JSON nor a serialized vastgate.v1.FlightCommand: {e}"

@@ -114,9 +114,7 @@ impl TicketSigner {
             FlightTicketBody::decode(body).map_err(|e| TicketError::Malformed(e.to_string()))?;
         let now = now_unix();
         if body.expires_unix < now {
-            return Err(TicketError::Expired(
-                u64::try_from(now - body.expires_unix).unwrap_or(0),
-            ));
+            return Err(TicketError::Expired(now.abs_diff(body.expires_unix)));
         }
         if body.caller != caller {
             return Err(TicketError::OtherCaller);

@@ -266,6 +266,7 @@ impl Decoder {
             .map_err(|e| format!("stream {stream_id}: bad IPC message: {e}"))?;
         let body = usize::try_from(message.bodyLength())
             .map_err(|_| format!("stream {stream_id}: negative IPC body length"))?;
+        buffers_within_body(&message, body).map_err(|e| format!("stream {stream_id}: {e}"))?;
         Ok(Head::Data {
             len: 20 + meta_len,
             body,
@@ -309,6 +310,37 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+/// Refuses a batch whose buffers reach outside its body: arrow's reader slices them
+/// unchecked and would panic on such a message from a broken or hostile endpoint.
+fn buffers_within_body(message: &arrow::ipc::Message<'_>, body: usize) -> Result<(), String> {
+    use arrow::ipc::MessageHeader;
+    let batch = match message.header_type() {
+        MessageHeader::RecordBatch => message.header_as_record_batch(),
+        MessageHeader::DictionaryBatch => message
+            .header_as_dictionary_batch()
+            .and_then(|dictionary| dictionary.data()),
+        _ => return Ok(()),
+    };
+    let Some(batch) = batch else {
+        return Err("IPC batch message without its header".to_owned());
+    };
+    for buffer in batch.buffers().iter().flatten() {
+        let inside = usize::try_from(buffer.offset())
+            .ok()
+            .zip(usize::try_from(buffer.length()).ok())
+            .and_then(|(offset, length)| offset.checked_add(length))
+            .is_some_and(|end| end <= body);
+        if !inside {
+            return Err(format!(
+                "IPC buffer at {} of {} bytes lies outside the {body}-byte body",
+                buffer.offset(),
+                buffer.length()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_u32(data: &[u8], at: usize) -> Option<u32> {

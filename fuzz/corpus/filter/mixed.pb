@@ -1,0 +1,10 @@
+BP
+
+
+temperature	! Èë…óÌá
+
+
+humidityÿÿÿÿÿÿÿÿÿ
+
+
+statusJ1.5

@@ -1,0 +1,6 @@
+J&
+2
+regionno
+
+
+region*east

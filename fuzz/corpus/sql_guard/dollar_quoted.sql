@@ -1,0 +1,1 @@
+SELECT $tag$ ; DROP TABLE t; $tag$ AS s, $$;$$ FROM t

@@ -1,0 +1,1 @@
+SELECT "__vastgate_input_0_0".* FROM "__vastgate_input_0_0"

@@ -1,0 +1,1 @@
+SELECT region, avg(temperature) AS t_avg FROM t WHERE status = 'ok' GROUP BY region ORDER BY 2 DESC

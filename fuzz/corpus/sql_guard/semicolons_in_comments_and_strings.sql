@@ -1,0 +1,2 @@
+/* nested /* comment */ ; */ -- leading ; comment
+SELECT ';' AS semi, "a;b" FROM t -- ; DROP TABLE t
