@@ -270,3 +270,51 @@ async fn grpc_health_and_reflection() {
         );
     }
 }
+
+/// Health tells the truth: with the only VAST endpoint unreachable, gRPC health and
+/// `AdminService/Health` say `NOT_SERVING` and why, and `/readyz` is 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_reports_an_unreachable_backend() {
+    let dead = crate::vast::dead_endpoint();
+    let server = TestServer::with_vast(&[&dead], "").await;
+    let health = server
+        .admin()
+        .await
+        .health(proto::HealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.status, "NOT_SERVING");
+    assert!(
+        health.reason.contains("backend not reachable"),
+        "{health:?}"
+    );
+    let mut grpc_health =
+        tonic_health::pb::health_client::HealthClient::new(server.raw_channel().await);
+    let status = grpc_health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "vastgate.v1.QueryService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
+
+    // A reachable backend: SERVING with no reason.
+    let healthy = TestServer::start().await;
+    let health = healthy
+        .admin()
+        .await
+        .health(proto::HealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (health.status.as_str(), health.reason.as_str()),
+        ("SERVING", "")
+    );
+}

@@ -244,3 +244,51 @@ fn a_bad_certificate_key_or_tokens_file_exits_64_naming_the_file() {
     assert!(stderr.contains(&tokens.display().to_string()), "{stderr}");
     assert!(stderr.contains("64 hex digits"), "{stderr}");
 }
+
+/// `vastgate token new` prints the token, then the entry; the entry appended to a tokens file
+/// lets that token in, with its role and schemas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_from_token_new_works_once_its_entry_is_appended() {
+    let output = Command::new(env!("CARGO_BIN_EXE_vastgate"))
+        .args(["token", "new", "--name", "jupyter", "--role", "reader"])
+        .args(["--schemas", "demo"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (token, entry) = text.split_once('\n').unwrap();
+    assert!(token.starts_with("vgt_") && token.len() == 68, "{token}");
+    assert!(!entry.contains(token), "the entry holds the token itself");
+    let tokens = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tokens.path(), entry).unwrap();
+    let server = crate::harness::TestServer::with_config(&format!(
+        "[auth]\nenabled = true\ntokens_file = \"{}\"\n",
+        tokens.path().display()
+    ))
+    .await;
+    let mut query = server.query().await;
+    let count = |schema: &str| proto::CountRequest {
+        table: Some(proto::TableRef {
+            bucket: String::new(),
+            schema: schema.into(),
+            table: "sensors".into(),
+        }),
+        filter: Some(crate::vast::sensor_id_is(3)),
+        hints: None,
+    };
+    let got = query
+        .count(crate::security::bearer(count("demo"), token))
+        .await
+        .unwrap()
+        .into_inner()
+        .count;
+    assert_eq!(
+        got,
+        crate::referee::duckdb_count("sensors", "sensor_id = 3")
+    );
+    let status = query
+        .count(crate::security::bearer(count("other"), token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+}

@@ -78,7 +78,7 @@ pub(crate) fn sensor_id_is(id: i64) -> proto::Filter {
 }
 
 /// The URL of a loopback port nobody listens on: every connection is refused.
-fn dead_endpoint() -> String {
+pub(crate) fn dead_endpoint() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     format!("http://{}", listener.local_addr().unwrap())
 }
