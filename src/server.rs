@@ -105,7 +105,8 @@ pub async fn serve(
     };
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    let _health = health::follow_readiness(Arc::clone(&state), health.clone(), HEALTH_INTERVAL);
+    let _health =
+        health::follow_readiness(Arc::clone(&state), health.clone(), HEALTH_INTERVAL).await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)

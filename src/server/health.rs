@@ -33,37 +33,47 @@ pub(super) async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
     }
 }
 
-/// Checks readiness now and every `interval` (and at once when draining starts), until the
-/// guard is dropped.
-pub(super) fn follow_readiness(
+/// How long the first check may hold the start of serving.
+const FIRST_CHECK: Duration = Duration::from_secs(2);
+
+/// Checks readiness now (so health answers from the first call on), then every `interval`
+/// and at once when draining starts, until the guard is dropped.
+pub(super) async fn follow_readiness(
     state: Arc<AppState>,
     reporter: HealthReporter,
     interval: Duration,
 ) -> DropGuard {
+    let first = tokio::time::timeout(FIRST_CHECK, check(&state, None)).await;
+    let mut last = first.unwrap_or(ServingStatus::NotServing);
+    set_all(&reporter, last).await;
     let stop = CancellationToken::new();
     let guard = stop.clone().drop_guard();
     tokio::spawn(async move {
-        let mut last = None;
         loop {
-            let status = match state.readiness().await {
-                Ok(()) => ServingStatus::Serving,
-                Err(why) => {
-                    if last != Some(ServingStatus::NotServing) {
-                        tracing::warn!("health: NOT_SERVING: {why}");
-                    }
-                    ServingStatus::NotServing
-                }
-            };
-            if last != Some(status) {
-                set_all(&reporter, status).await;
-                last = Some(status);
-            }
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = state.draining.cancelled(), if !state.draining.is_cancelled() => {}
                 _ = tokio::time::sleep(interval) => {}
             }
+            let status = check(&state, Some(last)).await;
+            if status != last {
+                set_all(&reporter, status).await;
+                last = status;
+            }
         }
     });
     guard
+}
+
+/// The status readiness gives now; logs why when it turns `NOT_SERVING`.
+async fn check(state: &AppState, last: Option<ServingStatus>) -> ServingStatus {
+    match state.readiness().await {
+        Ok(()) => ServingStatus::Serving,
+        Err(why) => {
+            if last != Some(ServingStatus::NotServing) {
+                tracing::warn!("health: NOT_SERVING: {why}");
+            }
+            ServingStatus::NotServing
+        }
+    }
 }

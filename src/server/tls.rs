@@ -35,6 +35,9 @@ use crate::{auth::PeerNames, config::TlsConfig};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Finished handshakes waiting for the server to take them.
 const ACCEPTED_BACKLOG: usize = 64;
+/// Handshakes under way at once; beyond, accepting waits (the kernel's backlog holds the rest),
+/// so a flood of clients that never finish a handshake cannot grow tasks without bound.
+const MAX_HANDSHAKES: usize = 256;
 
 /// Why the TLS files cannot be used; names the file and the key that points at it.
 #[derive(Debug, thiserror::Error)]
@@ -231,8 +234,12 @@ pub(crate) fn accept(
     stop: CancellationToken,
 ) -> mpsc::Receiver<TlsConn> {
     let (sender, receiver) = mpsc::channel(ACCEPTED_BACKLOG);
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     tokio::spawn(async move {
         loop {
+            let Ok(permit) = Arc::clone(&handshakes).acquire_owned().await else {
+                return;
+            };
             let (tcp, remote) = tokio::select! {
                 _ = stop.cancelled() => return,
                 accepted = listener.accept() => match accepted {
@@ -249,7 +256,9 @@ pub(crate) fn accept(
             let acceptor = tls.acceptor(port);
             let sender = sender.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+                drop(permit);
+                match handshake {
                     Ok(Ok(stream)) => {
                         let names = peer_names(stream.get_ref().1.peer_certificates());
                         let peer = PeerInfo { remote, names };
