@@ -96,12 +96,11 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let config = &state.config.server;
     let _release = allocator::release_free_memory_every(config.memory_release_interval);
-    let tls = match config.tls.enabled() {
-        true => Some(Arc::new(tls::ServerTls::load(
-            &config.tls,
-            state.gate.enabled(),
-        )?)),
-        false => None,
+    let tls = if config.tls.enabled() {
+        let tls = tls::ServerTls::load(&config.tls, state.gate.enabled())?;
+        Some(Arc::new(tls))
+    } else {
+        None
     };
 
     let (health, health_service) = tonic_health::server::health_reporter();

@@ -60,11 +60,7 @@ pub(super) fn convert(literal: Option<&proto::Literal>, field: &Field) -> Result
             Arc::new(UInt64Array::from(vec![*v]))
         }
         Lit::FloatValue(v) if target.is_floating() || is_decimal(target) => {
-            // -0.0 becomes 0.0: flatbuffers drops a field equal to its default (0.0 == -0.0),
-            // so the pushed literal would be 0.0 while the exact filter compared with -0.0
-            // (arrow orders -0.0 before 0.0). Found by the `filter` fuzz target.
-            let v = if *v == 0.0 { 0.0 } else { *v };
-            Arc::new(Float64Array::from(vec![v]))
+            Arc::new(Float64Array::from(vec![*v]))
         }
         Lit::StringValue(v) if is_string(target) => Arc::new(StringArray::from(vec![v.as_str()])),
         Lit::BinaryValue(v) if is_binary(target) => Arc::new(BinaryArray::from(vec![v.as_slice()])),
@@ -104,7 +100,25 @@ pub(super) fn convert(literal: Option<&proto::Literal>, field: &Field) -> Result
     if converted.null_count() > 0 {
         return Err(format!("literal does not fit column `{column}` ({target})"));
     }
-    Ok(Value(converted))
+    Ok(Value(positive_zero(converted)))
+}
+
+/// A float literal of -0.0 (given, or a tiny value rounded to a narrower type) as 0.0.
+/// Flatbuffers leaves out a field equal to its default, and 0.0 == -0.0, so VAST would receive
+/// 0.0 while the exact filter, in arrow's total order, held -0.0 apart: pushdown would drop
+/// rows the filter keeps. Found by the `filter` fuzz target.
+fn positive_zero(array: ArrayRef) -> ArrayRef {
+    use arrow::array::{AsArray, Float32Array};
+    use arrow::datatypes::{Float32Type, Float64Type};
+    match array.data_type() {
+        DataType::Float64 if array.as_primitive::<Float64Type>().value(0) == 0.0 => {
+            Arc::new(Float64Array::from(vec![0.0]))
+        }
+        DataType::Float32 if array.as_primitive::<Float32Type>().value(0) == 0.0 => {
+            Arc::new(Float32Array::from(vec![0.0f32]))
+        }
+        _ => array,
+    }
 }
 
 fn is_decimal(data_type: &DataType) -> bool {

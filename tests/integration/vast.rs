@@ -167,12 +167,12 @@ async fn vast_read_fails_cleanly_when_every_endpoint_keeps_failing() {
     let mut expected = vec![a.url.as_str(), b.url.as_str()];
     expected.sort_unstable();
     assert_eq!(urls, expected);
+    // Whether each endpoint also reached its ejection threshold before the read ran out of
+    // attempts depends on how the attempts fell between them (ejection has its own tests in
+    // cluster.rs); that each one's failures show is what holds every time.
     for e in &endpoints {
         assert!(e.requests > 0 && e.errors > 0, "{e:?}");
-        assert!(
-            !e.healthy,
-            "an endpoint cutting every response is unhealthy: {e:?}"
-        );
+        assert!(e.last_error.contains("query_data"), "{e:?}");
         assert!(e.error_rate > 0.0, "{e:?}");
     }
     // The other splits' requests end as the read is cancelled, just after the client has its
