@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod flight;
+pub mod flight_sql;
 pub mod query;
 
 mod convert;

@@ -33,7 +33,13 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::{
     allocator,
-    api::{admin::AdminApi, analytics::AnalyticsApi, flight::FlightApi, query::QueryApi},
+    api::{
+        admin::AdminApi,
+        analytics::AnalyticsApi,
+        flight::{FlightApi, FlightRouter},
+        flight_sql::FlightSqlApi,
+        query::QueryApi,
+    },
     proto::{
         self, admin_service_server::AdminServiceServer,
         analytics_service_server::AnalyticsServiceServer, query_service_server::QueryServiceServer,
@@ -146,9 +152,12 @@ pub async fn serve(
         )
         .add_service(AdminServiceServer::new(AdminApi::new(Arc::clone(&state))))
         .add_service(
-            FlightServiceServer::new(FlightApi::new(Arc::clone(&state)))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            FlightServiceServer::new(FlightRouter::new(
+                FlightApi::new(Arc::clone(&state)),
+                FlightSqlApi::new(Arc::clone(&state)),
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
         );
     let http_router = http::router(Arc::clone(&state));
     let (grpc_server, http_server): (BoxFuture<'_, _>, BoxFuture<'_, _>) = match &tls {

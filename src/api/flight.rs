@@ -6,6 +6,7 @@
 //! see [`command`]): a Select (split-parallel) or an analytic / SQL (one endpoint).
 
 pub(crate) mod command;
+mod router;
 pub(crate) mod ticket;
 
 use std::{pin::Pin, sync::Arc};
@@ -28,6 +29,7 @@ use crate::{
     state::AppState,
 };
 
+pub use self::router::FlightRouter;
 use self::ticket::{TicketError, TicketSigner};
 
 /// Largest Flight message body; slices batches below tonic's 4 MiB default decode limit.

@@ -6,6 +6,7 @@ mod analytics;
 mod cluster;
 mod cluster_process;
 mod flight;
+mod flight_sql;
 mod harness;
 mod http;
 mod lifecycle;
