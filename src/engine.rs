@@ -71,6 +71,17 @@ impl EngineInput {
     }
 }
 
+/// One input of [`EnginePool::run_many`]: read by the query as the CTE `name`.
+#[derive(Debug)]
+pub struct NamedInput {
+    /// The CTE name the query reads the input by.
+    pub name: String,
+    /// The batches.
+    pub input: EngineInput,
+    /// How many times the query reads it.
+    pub reads: InputReads,
+}
+
 /// How many times a query reads its input `t`, which decides how the input reaches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputReads {
@@ -200,24 +211,56 @@ impl EnginePool {
         query: EngineQuery,
         cancel: CancellationToken,
     ) -> Result<EngineOutput, EngineError> {
-        let plan = ingest::TablePlan::new(&input.schema)?;
-        if plan.schema.fields().is_empty() {
-            return Err(EngineError::Input("the input has no columns".into()));
+        let named = NamedInput {
+            name: "t".to_owned(),
+            input,
+            reads: query.input_reads,
+        };
+        self.run_many(vec![named], query, cancel).await
+    }
+
+    /// Like [`run`](Self::run), over several inputs, each read by the query as the CTE of
+    /// its name (a join of two tables reads two streams).
+    pub async fn run_many(
+        &self,
+        inputs: Vec<NamedInput>,
+        query: EngineQuery,
+        cancel: CancellationToken,
+    ) -> Result<EngineOutput, EngineError> {
+        let mut planned = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let plan = ingest::TablePlan::new(&input.input.schema)?;
+            if plan.schema.fields().is_empty() {
+                return Err(EngineError::Input(
+                    format!("the input `{}` has no columns", input.name).into(),
+                ));
+            }
+            planned.push((input, plan));
         }
         let cancel = cancel.child_token();
         // Dropping this `run` future (or, later, the output) cancels the request.
         let guard = cancel.clone().drop_guard();
         let lease = self.acquire(&cancel).await?;
 
-        let (input_tx, input_rx) = mpsc::channel(INPUT_CHANNEL);
+        let mut streams = Vec::with_capacity(planned.len());
+        for (named, plan) in planned {
+            let (input_tx, input_rx) = mpsc::channel(INPUT_CHANNEL);
+            let view = format!(
+                "{INTERNAL_PREFIX}_input_{}_{}",
+                self.shared.next_table.fetch_add(1, Ordering::Relaxed),
+                uuid::Uuid::new_v4().simple()
+            );
+            tokio::spawn(pump(named.input.batches, input_tx, cancel.clone()));
+            streams.push(arrow_stream::StreamInput {
+                cte: named.name,
+                view,
+                plan,
+                reads: named.reads,
+                input: input_rx,
+            });
+        }
         let (output_tx, output_rx) = mpsc::channel(OUTPUT_CHANNEL);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let input_view = format!(
-            "{INTERNAL_PREFIX}_input_{}_{}",
-            self.shared.next_table.fetch_add(1, Ordering::Relaxed),
-            uuid::Uuid::new_v4().simple()
-        );
-        tokio::spawn(pump(input.batches, input_tx, cancel.clone()));
 
         let active = Arc::new(Mutex::new(true));
         tokio::spawn(interrupt_on_cancel(
@@ -226,9 +269,7 @@ impl EnginePool {
             cancel.clone(),
         ));
         let job = worker::Job {
-            input_view,
-            plan,
-            input: input_rx,
+            inputs: streams,
             query,
             ready: ready_tx,
             output: output_tx,

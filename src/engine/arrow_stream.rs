@@ -4,7 +4,8 @@
 //! the Appender.
 //!
 //! The query reads the stream through a CTE named `t` put in front of it
-//! ([`with_input_cte`]): `WITH t AS [NOT] MATERIALIZED (SELECT * FROM <stream>) <query>`.
+//! ([`with_input_ctes`]): `WITH t AS [NOT] MATERIALIZED (SELECT * FROM <stream>) <query>`; a
+//! query over several inputs (a join) gets one such CTE per input, each under its own name.
 //! - A query that reads `t` exactly once ([`InputReads::Once`], every typed analytic) gets
 //!   `NOT MATERIALIZED`: DuckDB inlines the CTE, so the stream feeds the query's operators
 //!   directly — aggregation runs while the splits arrive and no row is copied.
@@ -29,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    EngineError, EngineQuery, InputReads,
+    EngineError, InputReads,
     ffi::{ArrowStreamView, RawConnection},
     ingest::TablePlan,
     quote_ident,
@@ -47,20 +48,41 @@ impl InputFailure {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
     }
 
-    /// The input's own error in place of the DuckDB error it caused, if there was one.
-    fn explain<T>(
-        &self,
-        result: Result<T, EngineError>,
-        cancel: &CancellationToken,
-    ) -> Result<T, EngineError> {
-        let failure = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
-        match (result, failure) {
-            (Ok(v), None) => Ok(v),
-            (_, Some(err)) => Err(err),
-            (Err(_), None) if cancel.is_cancelled() => Err(EngineError::Cancelled),
-            (Err(err), None) => Err(err),
-        }
+    fn take(&self) -> Option<EngineError> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
+}
+
+/// The first input's own error in place of the DuckDB error it caused, if there was one.
+fn explain<T>(
+    failures: &[InputFailure],
+    result: Result<T, EngineError>,
+    cancel: &CancellationToken,
+) -> Result<T, EngineError> {
+    let failure = failures.iter().find_map(InputFailure::take);
+    match (result, failure) {
+        (Ok(v), None) => Ok(v),
+        (_, Some(err)) => Err(err),
+        (Err(_), None) if cancel.is_cancelled() => Err(EngineError::Cancelled),
+        (Err(err), None) => Err(err),
+    }
+}
+
+/// One input of a query, read through the CTE `cte`.
+#[derive(Debug)]
+pub(crate) struct StreamInput {
+    /// The name the query reads it by (`t` for the single input of an analytic).
+    pub(crate) cte: String,
+    /// Unique, unguessable name of the view the stream is registered as (starts with
+    /// [`super::INTERNAL_PREFIX`]). It lives in `main`: the loader connection that registers
+    /// it cannot see the worker connection's temp schema.
+    pub(crate) view: String,
+    /// The normalized schema the input is cast to.
+    pub(crate) plan: TablePlan,
+    /// How many times the query reads it.
+    pub(crate) reads: InputReads,
+    /// Its batches, fed by an async pump.
+    pub(crate) input: Input,
 }
 
 /// Registers `input` as the view `stream_view`, to be read exactly once by `SELECT *`.
@@ -85,46 +107,78 @@ fn register(
     Ok((view, failure))
 }
 
-/// Runs `query` with `input` as `t`: registers the stream as the view `stream_view`, hands
-/// `run` the query's SQL with the input CTE in front ([`with_input_cte`]), then drops the
-/// view. Errors of the input win over the DuckDB errors they caused.
+/// Runs `sql` over `inputs`: registers each stream as its view, hands `run` the SQL with one
+/// CTE per input in front ([`with_input_ctes`]), then drops the views. Errors of an input win
+/// over the DuckDB errors they caused.
 pub(crate) fn query_over<T>(
     loader: &mut RawConnection,
-    stream_view: &str,
-    plan: &TablePlan,
-    input: Input,
+    inputs: Vec<StreamInput>,
     cancel: &CancellationToken,
-    query: &EngineQuery,
+    sql: &str,
     run: impl FnOnce(&str) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
-    let (view, failure) = register(loader, stream_view, plan, input, cancel)?;
-    let result = run(&with_input_cte(query, stream_view));
-    let dropped = loader
-        .drop_arrow_stream(view)
-        .map_err(|err| EngineError::internal("dropping the input stream", err));
-    failure.explain(result.and_then(|v| dropped.map(|()| v)), cancel)
+    let mut views = Vec::with_capacity(inputs.len());
+    let mut failures = Vec::with_capacity(inputs.len());
+    let mut ctes = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        match register(loader, &input.view, &input.plan, input.input, cancel) {
+            Ok((view, failure)) => {
+                views.push(view);
+                failures.push(failure);
+                ctes.push((input.cte, input.view, input.reads));
+            }
+            Err(err) => {
+                // Best effort: the registration error is the one to report.
+                let _ = drop_views(loader, views);
+                return Err(err);
+            }
+        }
+    }
+    let result = run(&with_input_ctes(sql, &ctes));
+    let dropped = drop_views(loader, views);
+    explain(&failures, result.and_then(|v| dropped.map(|()| v)), cancel)
 }
 
-/// The query's SQL (over `t`) with `t AS [NOT] MATERIALIZED (SELECT * FROM <stream_view>)` in
-/// front (`NOT` when it reads `t` [`InputReads::Once`]): joined to the query's own WITH list
+fn drop_views(loader: &mut RawConnection, views: Vec<ArrowStreamView>) -> Result<(), EngineError> {
+    let mut result = Ok(());
+    for view in views {
+        if let Err(err) = loader.drop_arrow_stream(view) {
+            result = Err(EngineError::internal("dropping an input stream", err));
+        }
+    }
+    result
+}
+
+/// `sql` with `<cte> AS [NOT] MATERIALIZED (SELECT * FROM <view>)` in front for each input
+/// (`NOT` when the query reads it [`InputReads::Once`]): joined to the query's own WITH list
 /// when it starts with `WITH` or `WITH RECURSIVE` (as `analytics::sql::validate` leaves user
-/// SQL), else as a WITH clause of its own. A query that defines a CTE `t` itself gets
-/// DuckDB's duplicate-name error.
-pub(crate) fn with_input_cte(query: &EngineQuery, stream_view: &str) -> String {
-    let materialized = match query.input_reads {
-        InputReads::Once => "NOT MATERIALIZED",
-        InputReads::Any => "MATERIALIZED",
-    };
-    let cte = format!(
-        "t AS {materialized} (SELECT * FROM {})",
-        quote_ident(stream_view)
-    );
-    let sql = query.sql.trim_start();
+/// SQL), else as a WITH clause of its own. A query that defines a CTE of the same name itself
+/// gets DuckDB's duplicate-name error.
+pub(crate) fn with_input_ctes(sql: &str, inputs: &[(String, String, InputReads)]) -> String {
+    let sql = sql.trim_start();
+    if inputs.is_empty() {
+        return sql.to_owned();
+    }
+    let ctes = inputs
+        .iter()
+        .map(|(cte, view, reads)| {
+            let materialized = match reads {
+                InputReads::Once => "NOT MATERIALIZED",
+                InputReads::Any => "MATERIALIZED",
+            };
+            format!(
+                "{} AS {materialized} (SELECT * FROM {})",
+                quote_ident(cte),
+                quote_ident(view)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     match after_keyword(sql, "with") {
-        None => format!("WITH {cte} {sql}"),
+        None => format!("WITH {ctes} {sql}"),
         Some(rest) => match after_keyword(rest, "recursive") {
-            Some(rest) => format!("WITH RECURSIVE {cte}, {rest}"),
-            None => format!("WITH {cte}, {rest}"),
+            Some(rest) => format!("WITH RECURSIVE {ctes}, {rest}"),
+            None => format!("WITH {ctes}, {rest}"),
         },
     }
 }

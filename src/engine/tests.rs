@@ -731,3 +731,87 @@ async fn eight_bit_inputs_group_like_wide_ones() {
         assert_eq!(table_text(&narrow), table_text(&plain));
     }
 }
+
+fn named(name: &str, values: &[i64], reads: InputReads) -> NamedInput {
+    NamedInput {
+        name: name.to_owned(),
+        input: int_input(values),
+        reads,
+    }
+}
+
+async fn run_many_sql(
+    pool: &EnginePool,
+    inputs: Vec<NamedInput>,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, EngineError> {
+    match pool
+        .run_many(inputs, EngineQuery::new(sql), CancellationToken::new())
+        .await
+    {
+        Ok(output) => output.collect().await,
+        Err(err) => Err(err),
+    }
+}
+
+/// Two streams read as two CTEs of one query (a join), materialized or streamed, with the
+/// query's own WITH list after them; both views are gone afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_inputs_join_in_one_query() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    for reads in [InputReads::Any, InputReads::Once] {
+        let out = run_many_sql(
+            &pool,
+            vec![
+                named("a", &[1, 2, 3, 4, 5], InputReads::Any),
+                named("b", &[3, 4, 5, 6, 7, 8], reads),
+            ],
+            "WITH both_sides AS (SELECT a.x FROM a JOIN b ON a.x = b.x) \
+             SELECT count(*) AS n, sum(x) AS s FROM both_sides",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            table_text(&out),
+            "+---+----+\n| n | s  |\n+---+----+\n| 3 | 12 |\n+---+----+",
+            "{reads:?}"
+        );
+    }
+    let out = run_sql(
+        &pool,
+        int_input(&[1]),
+        "SELECT count(*) AS views FROM duckdb_views() WHERE NOT internal",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        table_text(&out),
+        "+-------+\n| views |\n+-------+\n| 1     |\n+-------+"
+    );
+}
+
+/// The second input's own error is what the query fails with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_in_the_second_input_fails_the_query_with_it() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    let failing = NamedInput {
+        name: "b".to_owned(),
+        input: EngineInput {
+            schema,
+            batches: futures::stream::iter(vec![Err("split 2 of b failed".into())]).boxed(),
+        },
+        reads: InputReads::Any,
+    };
+    let result = run_many_sql(
+        &pool,
+        vec![named("a", &[1, 2], InputReads::Any), failing],
+        "SELECT count(*) FROM a, b",
+    )
+    .await;
+    assert!(
+        matches!(&result, Err(EngineError::Input(e)) if e.to_string().contains("split 2 of b")),
+        "{result:?}"
+    );
+    assert_worker_serves_again(&pool).await;
+}

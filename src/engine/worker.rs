@@ -10,22 +10,18 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    EngineError, EngineQuery, arrow_stream, ffi::RawConnection, ingest::TablePlan,
+    EngineError, EngineQuery,
+    arrow_stream::{self, StreamInput},
+    ffi::RawConnection,
     output::Coalescer,
 };
 
 /// Everything a worker needs for one request.
 #[derive(Debug)]
 pub(crate) struct Job {
-    /// Unique, unguessable name of the per-request input view (starts with
-    /// [`super::INTERNAL_PREFIX`]). It lives in `main`: the loader connection that registers
-    /// it cannot see this connection's temp schema.
-    pub(crate) input_view: String,
-    /// The normalized schema the input is cast to.
-    pub(crate) plan: TablePlan,
-    /// Input batches, fed by the async pump.
-    pub(crate) input: mpsc::Receiver<Result<RecordBatch, EngineError>>,
-    /// The query over `t`.
+    /// The query's inputs, each a stream fed by an async pump.
+    pub(crate) inputs: Vec<StreamInput>,
+    /// The query over the inputs.
     pub(crate) query: EngineQuery,
     /// Told the result schema once the query runs (or the error that stopped it before).
     pub(crate) ready: oneshot::Sender<Result<SchemaRef, EngineError>>,
@@ -36,7 +32,7 @@ pub(crate) struct Job {
 }
 
 /// Runs `job` on `conn` to the end and marks the request inactive, so no interrupt can hit
-/// the next request. The input view is dropped on every path ([`arrow_stream::query_over`]).
+/// the next request. The input views are dropped on every path ([`arrow_stream::query_over`]).
 pub(crate) fn run_job(
     conn: &Connection,
     loader: &mut RawConnection,
@@ -44,20 +40,17 @@ pub(crate) fn run_job(
     active: &Mutex<bool>,
 ) {
     let Job {
-        input_view,
-        plan,
-        input,
+        inputs,
         query,
         ready,
         output,
         cancel,
     } = job;
     let mut ready = Some(ready);
-    // `input` is consumed: dropping it when the query ends lets the pump stop.
-    let result =
-        arrow_stream::query_over(loader, &input_view, &plan, input, &cancel, &query, |sql| {
-            run_query(conn, sql, &query, &cancel, &mut ready, &output)
-        });
+    // `inputs` are consumed: dropping them when the query ends lets the pumps stop.
+    let result = arrow_stream::query_over(loader, inputs, &cancel, &query.sql, |sql| {
+        run_query(conn, sql, &query, &cancel, &mut ready, &output)
+    });
     let result = match result {
         Err(_) if cancel.is_cancelled() => Err(EngineError::Cancelled),
         other => other,
