@@ -1,7 +1,7 @@
 //! Flight SQL: what BI tools and ADBC/JDBC drivers call. This part answers the catalog
 //! (`GetSqlInfo`, `GetCatalogs`, `GetDbSchemas`, `GetTables`, `GetTableTypes`, empty key
 //! listings); statements are refused with a pointer to what works today. The
-//! [`router`](super::flight::router) hands Flight SQL traffic here.
+//! Flight router (`api/flight/router.rs`) hands Flight SQL traffic here.
 //!
 //! A catalog command's ticket is the command itself (`Any`-encoded): it carries nothing secret,
 //! and `DoGet` filters by the caller's schemas again.
