@@ -23,6 +23,24 @@ fn free_port() -> String {
         .to_string()
 }
 
+/// `vastgate serve` over the demo data, its config file written into `config_dir`: the
+/// listen addresses, then `toml`.
+fn serve_command(config_dir: &std::path::Path, grpc: &str, http: &str, toml: &str) -> Command {
+    let config = config_dir.join("vastgate.toml");
+    std::fs::write(
+        &config,
+        format!("[server]\ngrpc_listen = \"{grpc}\"\nhttp_listen = \"{http}\"\n{toml}"),
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vastgate"));
+    command
+        .args(["serve", "--data"])
+        .arg(data_dir())
+        .arg("--config")
+        .arg(config);
+    command
+}
+
 pub(crate) struct ServeProcess {
     pub(crate) child: Child,
     pub(crate) grpc: String,
@@ -33,17 +51,7 @@ impl ServeProcess {
     /// `vastgate serve` over the demo data with `toml` as its config file.
     pub(crate) fn start(toml: &str, config_dir: &std::path::Path) -> Self {
         let (grpc, http) = (free_port(), free_port());
-        let config = config_dir.join("vastgate.toml");
-        std::fs::write(
-            &config,
-            format!("[server]\ngrpc_listen = \"{grpc}\"\nhttp_listen = \"{http}\"\n{toml}"),
-        )
-        .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_vastgate"))
-            .args(["serve", "--data"])
-            .arg(data_dir())
-            .arg("--config")
-            .arg(&config)
+        let child = serve_command(config_dir, &grpc, &http, toml)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -154,11 +162,7 @@ async fn sigterm_drains_in_flight_streams_then_exits_zero() {
     while let Some(chunk) = stream.next().await {
         chunks.push(chunk.unwrap());
     }
-    let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.data).collect();
-    let reader =
-        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
-    let rows: u64 = reader.map(|b| b.unwrap().num_rows() as u64).sum();
-    assert_eq!(rows, SENSOR_ROWS);
+    assert_eq!(crate::referee::ipc_rows(chunks), SENSOR_ROWS);
     drop(query);
     drop(health);
 
@@ -179,17 +183,7 @@ async fn sigterm_drains_in_flight_streams_then_exits_zero() {
 
 fn serve_exit(toml: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("vastgate.toml");
-    std::fs::write(
-        &config,
-        format!("[server]\ngrpc_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\n{toml}"),
-    )
-    .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_vastgate"))
-        .args(["serve", "--data"])
-        .arg(data_dir())
-        .arg("--config")
-        .arg(&config)
+    let output = serve_command(dir.path(), "127.0.0.1:0", "127.0.0.1:0", toml)
         .output()
         .unwrap();
     (

@@ -65,13 +65,11 @@ async fn select_rows(channel: Channel) -> Result<u64, tonic::Status> {
         })
         .await?
         .into_inner();
-    let mut bytes = Vec::new();
+    let mut chunks = Vec::new();
     while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk?.data);
+        chunks.push(chunk?);
     }
-    let reader =
-        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
-    Ok(reader.map(|b| b.unwrap().num_rows() as u64).sum())
+    Ok(crate::referee::ipc_rows(chunks))
 }
 
 async fn percentiles(channel: Channel) -> Result<usize, tonic::Status> {

@@ -52,6 +52,16 @@ pub(crate) fn duckdb_region_counts(aggregate: &str) -> Vec<(String, i64)> {
     .collect()
 }
 
+/// Rows in the Arrow IPC stream that `chunks` (a Select's messages, in order) carry.
+pub(crate) fn ipc_rows(chunks: impl IntoIterator<Item = ArrowChunk>) -> u64 {
+    let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.data).collect();
+    let reader =
+        StreamReader::try_new(std::io::Cursor::new(bytes), None).expect("valid IPC stream");
+    reader
+        .map(|b| b.expect("valid IPC batch").num_rows() as u64)
+        .sum()
+}
+
 /// Reads a whole chunk stream and decodes it as one Arrow IPC stream.
 pub(crate) async fn decode_chunks(
     mut stream: tonic::Streaming<ArrowChunk>,

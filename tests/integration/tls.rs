@@ -308,8 +308,10 @@ async fn sighup_reloads_a_renewed_certificate_without_cutting_a_stream() {
     while let Some(chunk) = stream.next().await {
         chunks.push(chunk.unwrap());
     }
-    let rows: u64 = decoded_rows(chunks).await;
-    assert_eq!(rows, crate::harness::SENSOR_ROWS);
+    assert_eq!(
+        crate::referee::ipc_rows(chunks),
+        crate::harness::SENSOR_ROWS
+    );
 }
 
 /// Sends SIGHUP to this test process.
@@ -319,13 +321,6 @@ fn hang_up() {
         .status()
         .unwrap();
     assert!(status.success());
-}
-
-async fn decoded_rows(chunks: Vec<proto::ArrowChunk>) -> u64 {
-    let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.data).collect();
-    let reader =
-        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
-    reader.map(|b| b.unwrap().num_rows() as u64).sum()
 }
 
 /// pyarrow.flight's `authenticate_basic_token` over TLS with the test's CA (see the script).
