@@ -6,7 +6,7 @@
 
 use crate::{
     analytics::AnalyticsError, auth::Refusal, backend::BackendError, exec::ExecError,
-    predicate::PredicateError,
+    predicate::PredicateError, sql::SqlError,
 };
 
 /// Anything a request can fail with. `Clone` so one error can go both to the client and to
@@ -56,6 +56,15 @@ impl From<AnalyticsError> for Error {
         match err {
             AnalyticsError::InvalidArgument(m) => Error::InvalidArgument(m),
             AnalyticsError::Internal(m) => Error::Internal(m),
+        }
+    }
+}
+
+impl From<SqlError> for Error {
+    fn from(err: SqlError) -> Self {
+        match err {
+            SqlError::Syntax(m) | SqlError::Refused(m) => Error::InvalidArgument(m),
+            SqlError::Internal(m) => Error::Internal(m),
         }
     }
 }

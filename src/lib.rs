@@ -60,6 +60,7 @@ pub mod predicate;
 pub mod proto;
 pub mod request;
 pub mod server;
+pub mod sql;
 pub mod state;
 pub mod telemetry;
 pub mod vast_protocol;

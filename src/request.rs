@@ -14,6 +14,8 @@
 //!   from the signals to run again; the signals never leave this layer.
 //! - `typed`: a typed analytic answered: run, checked against the row limit, decoded.
 //! - `command`: an analytics or SQL query whose raw Arrow result streams (Flight, `Sql`).
+//! - `statement`: a Flight SQL statement over the service's tables, each scanned with its
+//!   columns and filter pushed down.
 
 mod analytic;
 mod command;
@@ -23,6 +25,7 @@ mod rerun;
 mod run_error;
 mod select;
 mod start;
+mod statement;
 mod tracked;
 mod typed;
 
@@ -32,6 +35,7 @@ pub(crate) use self::{
     count::count,
     read::{ReadArgs, prepare, table_ref},
     select::{Batches, limit_rows, plan_select, scan, scan_splits},
+    statement::{SplitPart, StatementOptions, start_statement},
     tracked::Tracked,
     typed::answer,
 };

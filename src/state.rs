@@ -15,6 +15,7 @@ use crate::{
     exec::Executor,
     metrics::Metrics,
     monitor::QueryLog,
+    sql::SqlParser,
 };
 
 /// Everything a request may need.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub executor: Executor,
     /// The DuckDB worker pool.
     pub engine: EnginePool,
+    /// Parses and checks client SQL (Flight SQL, the Sql RPC).
+    pub sql: SqlParser,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Running and recent queries.
@@ -76,11 +79,13 @@ impl AppState {
                 "cannot start the DuckDB engine (check [engine]): {e}"
             ))
         })?;
+        let sql = SqlParser::new()?;
         Ok(Arc::new(Self {
             config,
             catalog,
             executor,
             engine,
+            sql,
             metrics,
             queries,
             coding_lessons: CodingLessons::default(),

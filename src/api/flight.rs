@@ -151,7 +151,7 @@ impl FlightApi {
 /// Encodes batches as Flight data, recording the outcome when the stream ends. tonic polls
 /// the encoder directly (no task or channel in between): the scan's own bounded channel is
 /// the only buffer, and a client that goes away drops the whole chain, which cancels the scan.
-fn flight_stream(
+pub(super) fn flight_stream(
     tracked: Tracked,
     schema: SchemaRef,
     batches: BoxStream<'static, Result<RecordBatch, Error>>,

@@ -1,45 +1,74 @@
-//! Flight SQL: what BI tools and ADBC/JDBC drivers call. This part answers the catalog
-//! (`GetSqlInfo`, `GetCatalogs`, `GetDbSchemas`, `GetTables`, `GetTableTypes`, empty key
-//! listings); statements are refused with a pointer to what works today. The
+//! Flight SQL: what BI tools and ADBC/JDBC drivers call. The catalog (`GetSqlInfo`,
+//! `GetCatalogs`, `GetDbSchemas`, `GetTables`, `GetTableTypes`, empty key listings), statements
+//! and prepared statements over the service's tables (`statements`), and cancellation. The
 //! Flight router (`api/flight/router.rs`) hands Flight SQL traffic here.
 //!
 //! A catalog command's ticket is the command itself (`Any`-encoded): it carries nothing secret,
-//! and `DoGet` filters by the caller's schemas again.
+//! and `DoGet` filters by the caller's schemas again. A statement's handles and tickets are
+//! signed (`handle`), so the server keeps no per-statement state.
 
 mod catalog;
+mod executions;
+mod handle;
 mod info;
+mod params;
+mod statements;
 
 use std::sync::Arc;
 
 use arrow::{datatypes::Schema, record_batch::RecordBatch};
 use arrow_flight::{
+    Action, ActionType, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus,
     FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, SchemaResult, Ticket,
     encode::FlightDataEncoderBuilder,
     flight_service_server::FlightService,
     sql::{
-        Any, Command, CommandGetCatalogs, CommandGetDbSchemas, CommandGetExportedKeys,
-        CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
-        CommandGetTables, CommandStatementQuery, ProstMessageExt, server::FlightSqlService,
+        ActionCancelQueryRequest, ActionCancelQueryResult, ActionClosePreparedStatementRequest,
+        ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, Any, Command,
+        CommandGetCatalogs, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
+        CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+        CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult,
+        ProstMessageExt, TicketStatementQuery,
+        server::{FlightSqlService, PeekableFlightDataStream},
     },
 };
 use futures::TryStreamExt;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::{error::Error, state::AppState};
+use crate::{auth::Caller, error::Error, state::AppState};
 
 type DoGetStream = <FlightSqlApi as FlightService>::DoGetStream;
+
+/// The Flight action that cancels the work behind a FlightInfo's tickets.
+const CANCEL_FLIGHT_INFO: &str = "CancelFlightInfo";
 
 /// The Flight SQL handler.
 #[derive(Debug, Clone)]
 pub struct FlightSqlApi {
     state: Arc<AppState>,
+    handles: handle::Handles,
+    executions: executions::Executions,
 }
 
 impl FlightSqlApi {
-    /// A handler over the shared state.
+    /// A handler over the shared state; handles are signed with `flight.ticket_key`.
     pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+        let flight = &state.config.flight;
+        let handles = handle::Handles::new(flight);
+        let executions = executions::Executions::new(flight.ticket_ttl);
+        Self {
+            state,
+            handles,
+            executions,
+        }
+    }
+
+    /// Cancels the statement executions behind `info`'s tickets.
+    fn cancel_info(&self, info: Option<FlightInfo>, caller: &Caller) -> Result<bool, Status> {
+        let info =
+            info.ok_or_else(|| Status::invalid_argument("the request holds no FlightInfo"))?;
+        Ok(self.cancel(&info, &caller.name)?)
     }
 
     /// `GetSchema` of a Flight SQL command (arrow-flight's blanket service has none).
@@ -61,7 +90,21 @@ impl FlightSqlApi {
             Command::CommandGetExportedKeys(_) | Command::CommandGetImportedKeys(_) => {
                 catalog::foreign_keys_schema()
             }
-            other => return Err(not_yet(other.type_url())),
+            Command::CommandStatementQuery(c) => {
+                return self.statement_schema(&c.query, &request).await;
+            }
+            Command::CommandPreparedStatementQuery(_) => {
+                return Err(Status::unimplemented(
+                    "GetSchema of a prepared statement: its dataset schema came with \
+                     CreatePreparedStatement",
+                ));
+            }
+            other => {
+                return Err(Status::unimplemented(format!(
+                    "Flight SQL {} is not served: vastgate is read-only",
+                    other.type_url()
+                )));
+            }
         };
         let IpcMessage(schema) = SchemaAsIpc::new(&schema, &Default::default())
             .try_into()
@@ -95,23 +138,119 @@ fn batch_stream(batch: Result<RecordBatch, Error>) -> Result<Response<DoGetStrea
     Ok(Response::new(Box::pin(stream)))
 }
 
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!(
-        "Flight SQL {what} is not served yet: the catalog is; run SQL through \
-         AnalyticsService/Sql or plain Flight's {{\"sql\": ...}} command"
-    ))
-}
-
 #[tonic::async_trait]
 impl FlightSqlService for FlightSqlApi {
     type FlightService = Self;
 
     async fn get_flight_info_statement(
         &self,
-        _query: CommandStatementQuery,
-        _request: Request<FlightDescriptor>,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        Err(not_yet("CommandStatementQuery"))
+        self.statement_info(query.query, Vec::new(), request).await
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.prepared_info(&query.prepared_statement_handle, request)
+            .await
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.statement_get(&ticket.statement_handle, request).await
+    }
+
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.statement_get(&query.prepared_statement_handle, request)
+            .await
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        self.prepare(query.query, &request).await
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        _query: ActionClosePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        // Handles are stateless: there is nothing to free.
+        Ok(())
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        self.bind(&query.prepared_statement_handle, request).await
+    }
+
+    async fn do_action_cancel_query(
+        &self,
+        query: ActionCancelQueryRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCancelQueryResult, Status> {
+        let info = FlightInfo::decode(query.info)
+            .map_err(|e| Status::invalid_argument(format!("CancelQuery's FlightInfo: {e}")))?;
+        let caller = super::caller(&request);
+        // `ActionCancelQueryResult.CancelResult` (not exported by arrow-flight): CANCELLED = 1,
+        // NOT_CANCELLABLE = 3.
+        let result = match self.cancel_info(Some(info), &caller)? {
+            true => 1,
+            false => 3,
+        };
+        Ok(ActionCancelQueryResult { result })
+    }
+
+    async fn do_action_fallback(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        if request.get_ref().r#type != CANCEL_FLIGHT_INFO {
+            return Err(Status::invalid_argument(format!(
+                "unknown action `{}`; ListActions names the ones served",
+                request.get_ref().r#type
+            )));
+        }
+        let cancel = CancelFlightInfoRequest::decode(request.get_ref().body.clone())
+            .map_err(|e| Status::invalid_argument(format!("CancelFlightInfoRequest: {e}")))?;
+        let caller = super::caller(&request);
+        let status = match self.cancel_info(cancel.info, &caller)? {
+            true => CancelStatus::Cancelled,
+            false => CancelStatus::NotCancellable,
+        };
+        let result = CancelFlightInfoResult {
+            status: status.into(),
+        };
+        let body = arrow_flight::Result {
+            body: result.encode_to_vec().into(),
+        };
+        Ok(Response::new(Box::pin(futures::stream::iter([Ok(body)]))))
+    }
+
+    async fn list_custom_actions(&self) -> Option<Vec<Result<ActionType, Status>>> {
+        Some(vec![Ok(ActionType {
+            r#type: CANCEL_FLIGHT_INFO.to_owned(),
+            description: "Cancels the statement behind a FlightInfo's tickets \
+                          (CancelFlightInfoRequest → CancelFlightInfoResult)"
+                .to_owned(),
+        })])
     }
 
     async fn get_flight_info_catalogs(

@@ -15,6 +15,7 @@ use crate::{
     engine::{EngineError, EngineOutput},
     error::Error,
     proto::{self, flight_command::Command},
+    sql::Statement,
 };
 
 pub(crate) use super::run_error::engine_error;
@@ -46,7 +47,8 @@ pub(crate) async fn start_sql(
         narrowing: Narrowing::Off,
         dry_run: false,
     };
-    let plan = |schema: &Schema| sql::plan(request, schema, max);
+    let checked = Statement::over_view(&tracked.state.sql, &request.sql, "t")?;
+    let plan = |schema: &Schema| sql::plan(request, checked, schema, max);
     let started = start(tracked, request, plan, options).await;
     started.map(|s| s.output).map_err(|e| e.into_error())
 }
@@ -65,7 +67,8 @@ pub(crate) async fn run_command(
     let max = tracked.state.config.engine.max_result_rows;
     match command {
         Command::Sql(r) => {
-            let plan = |s: &Schema| sql::plan(r, s, max);
+            let checked = Statement::over_view(&tracked.state.sql, &r.sql, "t")?;
+            let plan = |s: &Schema| sql::plan(r, checked, s, max);
             run(tracked, r, plan, dry_run, streamed).await
         }
         Command::MovingAverage(r) => run(tracked, r, |s| r.plan(s), dry_run, streamed).await,

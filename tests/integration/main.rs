@@ -7,6 +7,7 @@ mod cluster;
 mod cluster_process;
 mod flight;
 mod flight_sql;
+mod flight_sql_statements;
 mod harness;
 mod http;
 mod lifecycle;

@@ -49,7 +49,7 @@ impl std::fmt::Debug for TicketSigner {
     }
 }
 
-fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -87,14 +87,34 @@ impl TicketSigner {
             command: Some(command.clone()),
             split,
             num_splits,
-            expires_unix: now_unix()
-                .saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
+            expires_unix: self.expiry(),
         };
-        let mut bytes = body.encode_to_vec();
+        self.seal(body.encode_to_vec())
+    }
+
+    /// Unix seconds at which what is signed now expires (`flight.ticket_ttl`).
+    pub(crate) fn expiry(&self) -> i64 {
+        now_unix().saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    /// `body` followed by its HMAC.
+    pub(crate) fn seal(&self, mut body: Vec<u8>) -> Vec<u8> {
         let mut mac = self.mac();
-        mac.update(&bytes);
-        bytes.extend_from_slice(&mac.finalize().into_bytes());
-        bytes
+        mac.update(&body);
+        body.extend_from_slice(&mac.finalize().into_bytes());
+        body
+    }
+
+    /// The body of bytes [`seal`](Self::seal)ed by this signer.
+    pub(crate) fn open<'a>(&self, sealed: &'a [u8]) -> Result<&'a [u8], TicketError> {
+        if sealed.len() < MAC_LEN {
+            return Err(TicketError::Tampered);
+        }
+        let (body, tag) = sealed.split_at(sealed.len() - MAC_LEN);
+        let mut mac = self.mac();
+        mac.update(body);
+        mac.verify_slice(tag).map_err(|_| TicketError::Tampered)?;
+        Ok(body)
     }
 
     /// The body of a ticket we issued to `caller` that has not expired.
@@ -103,13 +123,7 @@ impl TicketSigner {
         ticket: &[u8],
         caller: &str,
     ) -> Result<FlightTicketBody, TicketError> {
-        if ticket.len() < MAC_LEN {
-            return Err(TicketError::Tampered);
-        }
-        let (body, tag) = ticket.split_at(ticket.len() - MAC_LEN);
-        let mut mac = self.mac();
-        mac.update(body);
-        mac.verify_slice(tag).map_err(|_| TicketError::Tampered)?;
+        let body = self.open(ticket)?;
         let body =
             FlightTicketBody::decode(body).map_err(|e| TicketError::Malformed(e.to_string()))?;
         let now = now_unix();

@@ -1,0 +1,185 @@
+//! A Flight SQL statement run: every table it reads is scanned with the columns it needs and
+//! the WHERE conjuncts that map to our filter pushed down, split-parallel through the
+//! executor, and one DuckDB worker runs the statement over those streams.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use super::{
+    read::{self, ReadArgs},
+    run_error::RunError,
+    tracked::Tracked,
+};
+use crate::{
+    engine::{EngineInput, EngineOutput, EngineQuery, INTERNAL_PREFIX, InputReads, NamedInput},
+    error::Error,
+    proto,
+    sql::{Statement, pushed_filter},
+};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Which part of a single-table scan to read: split `index` of `count` (one Flight endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SplitPart {
+    pub(crate) index: u32,
+    pub(crate) count: u32,
+}
+
+/// How a statement runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StatementOptions {
+    /// Read one split of the statement's one table only.
+    pub(crate) part: Option<SplitPart>,
+    /// Feed no rows: check the statement and yield its result schema.
+    pub(crate) dry_run: bool,
+}
+
+/// A started statement: its result, and the split count of its first table's scan.
+pub(crate) struct StartedStatement {
+    pub(crate) output: EngineOutput,
+    pub(crate) num_splits: u32,
+}
+
+/// Starts `statement` with `params` bound (a NULL is an unset literal; a dry run binds NULL
+/// to every parameter).
+pub(crate) async fn start_statement(
+    tracked: &Tracked,
+    statement: &Statement,
+    params: &[proto::Literal],
+    options: StatementOptions,
+) -> Result<StartedStatement, Error> {
+    if !options.dry_run && params.len() != statement.parameters() {
+        return Err(Error::InvalidArgument(format!(
+            "the statement takes {} parameter(s) but {} were bound",
+            statement.parameters(),
+            params.len()
+        )));
+    }
+    if let Some(part) = options.part
+        && (statement.tables.len() != 1 || part.index >= part.count)
+    {
+        return Err(Error::InvalidArgument(
+            "this ticket reads a split of a statement that is not a single-table scan; \
+             call GetFlightInfo again"
+                .to_owned(),
+        ));
+    }
+    let state = &tracked.state;
+    let reads = if statement.reads_each_table_once() {
+        InputReads::Once
+    } else {
+        InputReads::Any
+    };
+    let mut inputs = Vec::with_capacity(statement.tables.len());
+    let mut names = Vec::with_capacity(statement.tables.len());
+    let mut num_splits = 1;
+    for (i, table) in statement.tables.iter().enumerate() {
+        let table_ref = proto::TableRef {
+            bucket: table.name.bucket.clone(),
+            schema: table.name.schema.clone(),
+            table: table.name.table.clone(),
+        };
+        let hints = options.part.map(|part| proto::QueryHints {
+            num_splits: part.count,
+            ..Default::default()
+        });
+        let (resolved, meta) = read::describe(tracked, Some(&table_ref), hints.as_ref()).await?;
+        let columns = table.columns(&meta.schema);
+        let filter = pushed_filter(table, &meta.schema, params);
+        if let Some(filter) = &filter {
+            tracing::debug!(table = %table.name, ?filter, "statement filter pushed down");
+        }
+        let plan = read::plan_read(
+            tracked,
+            resolved,
+            meta,
+            &ReadArgs {
+                table: Some(&table_ref),
+                columns: &columns,
+                filter: filter.as_ref(),
+                hints: hints.as_ref(),
+                ..Default::default()
+            },
+        )?;
+        if i == 0 {
+            num_splits = plan.num_splits;
+        }
+        if let Some(part) = options.part
+            && plan.num_splits != part.count
+        {
+            return Err(Error::InvalidArgument(format!(
+                "the table changed since GetFlightInfo ({} splits now, {} then); \
+                 call GetFlightInfo again",
+                plan.num_splits, part.count
+            )));
+        }
+        let schema = Arc::clone(&plan.output_schema);
+        let batches = if options.dry_run {
+            futures::stream::empty().boxed()
+        } else {
+            let splits = match options.part {
+                Some(part) => vec![part.index],
+                None => (0..plan.num_splits).collect(),
+            };
+            state
+                .executor
+                .execute_splits(
+                    plan,
+                    splits,
+                    tracked.cancel_token(),
+                    Arc::clone(&tracked.query.scan),
+                )
+                .map(|item| item.map_err(|e| Box::new(e) as BoxError))
+                .boxed()
+        };
+        let name = format!("{INTERNAL_PREFIX}_table_{i}");
+        names.push(name.clone());
+        inputs.push(NamedInput {
+            name,
+            input: EngineInput { schema, batches },
+            reads,
+        });
+    }
+    let sql = statement.over_inputs(&state.sql, &names)?;
+    let params = if options.dry_run {
+        vec![duckdb::types::Value::Null; statement.parameters()]
+    } else {
+        params.iter().map(engine_value).collect()
+    };
+    let query = EngineQuery {
+        sql,
+        params,
+        max_rows: Some(state.config.engine.max_result_rows),
+        input_reads: reads,
+    };
+    let output = state
+        .engine
+        .run_many(inputs, query, tracked.cancel_token())
+        .await
+        .map_err(|e| RunError::from_engine(&tracked.cancelled_reporter(), e).into_error())?;
+    Ok(StartedStatement { output, num_splits })
+}
+
+/// A bound parameter as DuckDB's value.
+fn engine_value(literal: &proto::Literal) -> duckdb::types::Value {
+    use duckdb::types::{TimeUnit, Value};
+    use proto::literal::Value as Lit;
+    match &literal.value {
+        None => Value::Null,
+        Some(Lit::BoolValue(v)) => Value::Boolean(*v),
+        Some(Lit::IntValue(v)) => Value::BigInt(*v),
+        Some(Lit::UintValue(v)) => Value::UBigInt(*v),
+        Some(Lit::FloatValue(v)) => Value::Double(*v),
+        Some(Lit::StringValue(v) | Lit::DecimalValue(v)) => Value::Text(v.clone()),
+        Some(Lit::BinaryValue(v)) => Value::Blob(v.clone()),
+        Some(Lit::DateValue(v)) => Value::Date32(*v),
+        Some(Lit::TimestampValue(ts)) => Value::Timestamp(
+            TimeUnit::Microsecond,
+            ts.seconds
+                .saturating_mul(1_000_000)
+                .saturating_add(i64::from(ts.nanos / 1000)),
+        ),
+    }
+}
