@@ -18,15 +18,16 @@ const ROUNDS: usize = 5;
 
 /// (name, Flight SQL statement, the Sql RPC's query over `t`, its pushed filter).
 fn statements() -> Vec<(&'static str, &'static str, &'static str, proto::Filter)> {
-    let below_5 = proto::Filter {
+    let below = |n: i64| proto::Filter {
         kind: Some(proto::filter::Kind::Compare(proto::Comparison {
             column: "sensor_id".into(),
             op: proto::CompareOp::Lt.into(),
             value: Some(proto::Literal {
-                value: Some(proto::literal::Value::IntValue(5)),
+                value: Some(proto::literal::Value::IntValue(n)),
             }),
         })),
     };
+    let (below_5, below_0) = (below(5), below(0));
     vec![
         (
             "group_by",
@@ -40,6 +41,18 @@ fn statements() -> Vec<(&'static str, &'static str, &'static str, proto::Filter)
             "SELECT ts, temperature FROM demo.sensors WHERE sensor_id < 5",
             "SELECT ts, temperature FROM t WHERE sensor_id < 5",
             below_5,
+        ),
+        (
+            "pruned_to_nothing",
+            "SELECT ts FROM demo.sensors WHERE sensor_id < 0",
+            "SELECT ts FROM t WHERE sensor_id < 0",
+            below_0,
+        ),
+        (
+            "group_by_all_rows",
+            "SELECT region, avg(temperature) AS avg_t FROM demo.sensors GROUP BY region",
+            "SELECT region, avg(temperature) AS avg_t FROM t GROUP BY region",
+            proto::Filter::default(),
         ),
     ]
 }
@@ -143,7 +156,7 @@ fn main() {
                         schema: "demo".into(),
                         table: "sensors".into(),
                     }),
-                    filter: Some(filter.clone()),
+                    filter: filter.kind.is_some().then(|| filter.clone()),
                     sql: over_t.to_owned(),
                     ..Default::default()
                 };

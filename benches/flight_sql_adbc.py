@@ -18,6 +18,10 @@ STATEMENTS = {
     "group_by": "SELECT region, avg(temperature) AS avg_t FROM {t} WHERE sensor_id < 5 "
     "GROUP BY region",
     "read_2_columns": "SELECT ts, temperature FROM {t} WHERE sensor_id < 5",
+    # No row group can hold a match: the fixed cost of a statement.
+    "pruned_to_nothing": "SELECT ts FROM {t} WHERE sensor_id < 0",
+    # Every row into the engine.
+    "group_by_all_rows": "SELECT region, avg(temperature) AS avg_t FROM {t} GROUP BY region",
 }
 
 duck = duckdb.connect(config={"threads": 2})
@@ -37,7 +41,7 @@ def adbc(sql):
 
 
 def referee(sql):
-    return duck.execute(sql).fetch_arrow_table().num_rows
+    return duck.execute(sql).to_arrow_table().num_rows
 
 
 for name, template in STATEMENTS.items():

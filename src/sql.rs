@@ -26,7 +26,7 @@ mod tables;
 mod tests;
 
 pub use parser::SqlParser;
-pub use pushdown::pushed_filter;
+pub use pushdown::{pushed_filter, pushes_whole_where};
 pub use statement::{Statement, TableName, TableUse};
 
 /// Longest accepted SQL text, in bytes.

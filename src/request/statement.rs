@@ -1,21 +1,30 @@
 //! A Flight SQL statement run: every table it reads is scanned with the columns it needs and
 //! the WHERE conjuncts that map to our filter pushed down, split-parallel through the
 //! executor, and one DuckDB worker runs the statement over those streams.
+//!
+//! A plain scan (columns or `*` of one table, no parameters) whose whole WHERE was pushed
+//! skips the engine: the backend's exact filter already is the WHERE, so the scan's batches,
+//! renamed to the select list, are the result — as for a plain-Flight `Select`.
 
 use std::sync::Arc;
 
+use arrow::{
+    array::{RecordBatch, RecordBatchOptions},
+    datatypes::{Field, Schema, SchemaRef},
+};
 use futures::StreamExt;
 
 use super::{
     read::{self, ReadArgs},
-    run_error::RunError,
+    run_error::{RunError, engine_error},
+    select::{Batches, limit_rows, scan_splits},
     tracked::Tracked,
 };
 use crate::{
-    engine::{EngineInput, EngineOutput, EngineQuery, INTERNAL_PREFIX, InputReads, NamedInput},
+    engine::{EngineInput, EngineQuery, INTERNAL_PREFIX, InputReads, NamedInput},
     error::Error,
     proto,
-    sql::{Statement, pushed_filter},
+    sql::{Statement, pushed_filter, pushes_whole_where},
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -36,9 +45,11 @@ pub(crate) struct StatementOptions {
     pub(crate) dry_run: bool,
 }
 
-/// A started statement: its result, and the split count of its first table's scan.
+/// A started statement: its result schema and batches, and the split count of its first
+/// table's scan.
 pub(crate) struct StartedStatement {
-    pub(crate) output: EngineOutput,
+    pub(crate) schema: SchemaRef,
+    pub(crate) batches: Batches,
     pub(crate) num_splits: u32,
 }
 
@@ -65,6 +76,9 @@ pub(crate) async fn start_statement(
              call GetFlightInfo again"
                 .to_owned(),
         ));
+    }
+    if let Some(started) = start_plain_scan(tracked, statement, options).await? {
+        return Ok(started);
     }
     let state = &tracked.state;
     let reads = if statement.reads_each_table_once() {
@@ -109,11 +123,7 @@ pub(crate) async fn start_statement(
         if let Some(part) = options.part
             && plan.num_splits != part.count
         {
-            return Err(Error::InvalidArgument(format!(
-                "the table changed since GetFlightInfo ({} splits now, {} then); \
-                 call GetFlightInfo again",
-                plan.num_splits, part.count
-            )));
+            return Err(changed(plan.num_splits, part.count));
         }
         let schema = Arc::clone(&plan.output_schema);
         let batches = if options.dry_run {
@@ -159,7 +169,123 @@ pub(crate) async fn start_statement(
         .run_many(inputs, query, tracked.cancel_token())
         .await
         .map_err(|e| RunError::from_engine(&tracked.cancelled_reporter(), e).into_error())?;
-    Ok(StartedStatement { output, num_splits })
+    let schema = output.schema();
+    let reason = tracked.cancelled_reporter();
+    let batches = output
+        .map(move |item| item.map_err(|e| engine_error(&reason, e)))
+        .boxed();
+    Ok(StartedStatement {
+        schema,
+        batches,
+        num_splits,
+    })
+}
+
+/// The statement as a bare scan when it is one (see the module doc), else `None`.
+async fn start_plain_scan(
+    tracked: &Tracked,
+    statement: &Statement,
+    options: StatementOptions,
+) -> Result<Option<StartedStatement>, Error> {
+    let [table] = statement.tables.as_slice() else {
+        return Ok(None);
+    };
+    if statement.parameters() > 0 || !statement.is_single_table_scan() {
+        return Ok(None);
+    }
+    let table_ref = proto::TableRef {
+        bucket: table.name.bucket.clone(),
+        schema: table.name.schema.clone(),
+        table: table.name.table.clone(),
+    };
+    let hints = options.part.map(|part| proto::QueryHints {
+        num_splits: part.count,
+        ..Default::default()
+    });
+    let (resolved, meta) = read::describe(tracked, Some(&table_ref), hints.as_ref()).await?;
+    let Some(outputs) = statement.plain_projection(&meta.schema) else {
+        return Ok(None);
+    };
+    if !pushes_whole_where(table, &meta.schema) {
+        return Ok(None);
+    }
+    // Each column read once, in table order; the output picks and names them.
+    let mut columns: Vec<String> = Vec::new();
+    for field in meta.schema.fields() {
+        if outputs.iter().any(|(column, _)| column == field.name()) {
+            columns.push(field.name().clone());
+        }
+    }
+    let filter = pushed_filter(table, &meta.schema, &[]);
+    let plan = read::plan_read(
+        tracked,
+        resolved,
+        meta,
+        &ReadArgs {
+            table: Some(&table_ref),
+            columns: &columns,
+            filter: filter.as_ref(),
+            hints: hints.as_ref(),
+            ..Default::default()
+        },
+    )?;
+    if let Some(part) = options.part
+        && plan.num_splits != part.count
+    {
+        return Err(changed(plan.num_splits, part.count));
+    }
+    let scanned = Arc::clone(&plan.output_schema);
+    let mut picks = Vec::with_capacity(outputs.len());
+    let mut fields = Vec::with_capacity(outputs.len());
+    for (column, name) in &outputs {
+        let index = scanned
+            .index_of(column)
+            .map_err(|e| Error::Internal(format!("the scan lost column `{column}`: {e}")))?;
+        picks.push(index);
+        let field = scanned.field(index);
+        fields.push(Field::new(
+            name,
+            field.data_type().clone(),
+            field.is_nullable(),
+        ));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let num_splits = plan.num_splits;
+    let batches = if options.dry_run {
+        futures::stream::empty().boxed()
+    } else {
+        let splits = match options.part {
+            Some(part) => vec![part.index],
+            None => (0..plan.num_splits).collect(),
+        };
+        let out = Arc::clone(&schema);
+        let max = tracked.state.config.engine.max_result_rows;
+        let batches = scan_splits(tracked, plan, splits)
+            .map(move |item| {
+                let batch = item?;
+                let columns = picks.iter().map(|&i| Arc::clone(batch.column(i))).collect();
+                RecordBatch::try_new_with_options(
+                    Arc::clone(&out),
+                    columns,
+                    &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+                )
+                .map_err(|e| Error::Internal(format!("naming the result columns: {e}")))
+            })
+            .boxed();
+        limit_rows(batches, max)
+    };
+    Ok(Some(StartedStatement {
+        schema,
+        batches,
+        num_splits,
+    }))
+}
+
+fn changed(now: u32, then: u32) -> Error {
+    Error::InvalidArgument(format!(
+        "the table changed since GetFlightInfo ({now} splits now, {then} then); \
+         call GetFlightInfo again"
+    ))
 }
 
 /// A bound parameter as DuckDB's value.

@@ -39,6 +39,21 @@ pub fn pushed_filter(
     }
 }
 
+/// Whether every WHERE conjunct of `table` maps exactly (without parameters), so that the
+/// pushed filter alone — which the backend evaluates exactly — is the whole WHERE.
+pub fn pushes_whole_where(table: &TableUse, schema: &Schema) -> bool {
+    let mapper = Mapper {
+        table,
+        schema,
+        params: &[],
+    };
+    table.conjuncts().iter().all(|c| {
+        mapper
+            .filter(c)
+            .is_some_and(|f| Predicate::from_proto(Some(&f), schema).is_ok())
+    })
+}
+
 fn kind(kind: Kind) -> proto::Filter {
     proto::Filter { kind: Some(kind) }
 }

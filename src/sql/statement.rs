@@ -210,6 +210,70 @@ impl Statement {
         self.single_table_scan
     }
 
+    /// For a [single-table scan](Self::is_single_table_scan) whose select list is plain columns
+    /// or `*`: each output column as (its column in `schema`, its output name), as DuckDB
+    /// would name it. `None` for any other select list.
+    pub fn plain_projection(&self, schema: &Schema) -> Option<Vec<(String, String)>> {
+        if !self.single_table_scan {
+            return None;
+        }
+        let table = self.tables.first()?;
+        let node = self.tree.pointer("/statements/0/node")?;
+        let mut out = Vec::new();
+        for item in node.get("select_list")?.as_array()? {
+            let alias = ast::text(item, "alias");
+            match ast::class(item) {
+                "STAR" => {
+                    let relation = ast::text(item, "relation_name");
+                    let plain = [
+                        "exclude_list",
+                        "replace_list",
+                        "rename_list",
+                        "qualified_exclude_list",
+                    ]
+                    .iter()
+                    .all(|k| {
+                        item.get(*k)
+                            .and_then(Value::as_array)
+                            .is_none_or(Vec::is_empty)
+                    });
+                    if !plain
+                        || !alias.is_empty()
+                        || !(relation.is_empty() || relation.eq_ignore_ascii_case(table.alias()))
+                    {
+                        return None;
+                    }
+                    out.extend(
+                        schema
+                            .fields()
+                            .iter()
+                            .map(|f| (f.name().clone(), f.name().clone())),
+                    );
+                }
+                "COLUMN_REF" => {
+                    let name = match ast::column_names(item).as_slice() {
+                        [name] => *name,
+                        [qualifier, name] if qualifier.eq_ignore_ascii_case(table.alias()) => *name,
+                        _ => return None,
+                    };
+                    let field = schema
+                        .fields()
+                        .iter()
+                        .find(|f| f.name().eq_ignore_ascii_case(name))?;
+                    // DuckDB names an unaliased column as the table spells it.
+                    let output = if alias.is_empty() {
+                        field.name().as_str()
+                    } else {
+                        alias
+                    };
+                    out.push((field.name().clone(), output.to_owned()));
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
     /// Whether DuckDB surely scans each table reference once (no CTE, which it may inline
     /// twice, and no subquery expression, which it may run again), so that its rows can
     /// stream into the query instead of being collected first.

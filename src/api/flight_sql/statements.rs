@@ -10,7 +10,7 @@ use arrow_flight::{
         TicketStatementQuery,
     },
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -56,7 +56,7 @@ impl FlightSqlApi {
             dry_run: true,
         };
         let started = request::start_statement(tracked, statement, params, options).await?;
-        Ok((started.output.schema(), started.num_splits))
+        Ok((started.schema, started.num_splits))
     }
 
     /// `GetSchema` of a statement: its result schema, without reading rows.
@@ -180,13 +180,7 @@ impl FlightSqlApi {
         };
         let started =
             request::start_statement(tracked, &statement, &body.parameters, options).await?;
-        let schema = started.output.schema();
-        let reason = tracked.cancelled_reporter();
-        let batches = started
-            .output
-            .map(move |item| item.map_err(|e| request::engine_error(&reason, e)))
-            .boxed();
-        Ok((schema, batches))
+        Ok((started.schema, started.batches))
     }
 
     /// `CreatePreparedStatement`: the statement checked, its result and parameter schemas,
