@@ -26,7 +26,7 @@ STATEMENTS = {
 
 duck = duckdb.connect(config={"threads": 2})
 duck.execute(f"CREATE VIEW sensors AS SELECT * FROM read_parquet('{parquet}')")
-conn = flight_sql.connect(f"grpc://{addr}")
+conn = flight_sql.connect(f"grpc://{addr}", autocommit=True)
 
 
 def cpu():

@@ -310,3 +310,26 @@ async fn the_adbc_driver_from_pypi_connects_and_queries_on_both_backends() {
         assert!(stdout.contains("adbc checks passed"), "{backend}: {stdout}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_adbc_driver_sends_a_bearer_token() {
+    let callers = crate::security::Callers::new();
+    let server = TestServer::with_config(&callers.auth_toml()).await;
+    let demo = parquet_path("sensors")
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let stdout = crate::python::run_script(
+        "tests/python/flight_sql_adbc.py",
+        vec![
+            server.grpc.to_string(),
+            demo,
+            callers.reader.clone(),
+            callers.outsider.clone(),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("refused without a token"), "{stdout}");
+    assert!(stdout.contains("adbc checks passed"), "{stdout}");
+}

@@ -1,6 +1,6 @@
 """The ADBC Flight SQL driver (adbc_driver_flightsql from PyPI) against a running vastgate.
 
-Usage: flight_sql_adbc.py HOST:PORT DEMO_DIR
+Usage: flight_sql_adbc.py HOST:PORT DEMO_DIR [TOKEN [OTHER_TOKEN]]
 Connects as a BI tool or pandas would, and checks, each answer against DuckDB running the
 same SQL over the Parquet files in DEMO_DIR (each table a view demo.<table>):
   - adbc_get_info, adbc_get_objects(depth="all"), adbc_get_table_schema;
@@ -8,6 +8,8 @@ same SQL over the Parquet files in DEMO_DIR (each table a view demo.<table>):
   - a prepared statement executed with two parameter values;
   - bad SQL and forbidden SQL (file reads, COPY, ATTACH, SET) refused, the connection still
     usable after each.
+With TOKEN, connects with it as a bearer token (as the README shows), and first checks that
+no token and OTHER_TOKEN (a caller without the demo schema) are refused.
 Prints "adbc checks passed" at the end; any failure raises.
 """
 
@@ -19,6 +21,8 @@ import adbc_driver_flightsql.dbapi as flight_sql
 import duckdb
 
 addr, demo_dir = sys.argv[1], sys.argv[2]
+token = sys.argv[3] if len(sys.argv) > 3 else None
+other = sys.argv[4] if len(sys.argv) > 4 else None
 tables = sorted(f[: -len(".parquet")] for f in os.listdir(demo_dir) if f.endswith(".parquet"))
 
 referee = duckdb.connect()
@@ -42,7 +46,26 @@ def duck(sql, params=None):
     return canonical(referee.execute(sql, params or []).fetchall())
 
 
-conn = flight_sql.connect(f"grpc://{addr}")
+
+
+def connect(bearer):
+    kwargs = {"adbc.flight.sql.authorization_header": f"Bearer {bearer}"} if bearer else {}
+    return flight_sql.connect(f"grpc://{addr}", db_kwargs=kwargs, autocommit=True)
+
+
+if token:
+    for bearer, needle in ((None, "UNAUTHENTICATED"), (other, "demo")):
+        try:
+            with connect(bearer) as refused_conn, refused_conn.cursor() as c:
+                c.execute("SELECT count(*) FROM demo.sensors")
+                c.fetchall()
+        except flight_sql.Error as err:
+            assert needle in str(err), (bearer, str(err))
+        else:
+            raise AssertionError(f"read demo.sensors with {bearer!r}")
+    print("refused without a token and to a caller without the schema")
+
+conn = connect(token)
 cur = conn.cursor()
 
 
