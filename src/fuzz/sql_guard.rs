@@ -4,8 +4,9 @@
 //! forbidden functions, newlines and non-ASCII.
 //!
 //! Invariants for accepted text: the output starts with `SELECT`, `WITH ` or `(` and is
-//! accepted again unchanged (or is a syntax error, never a refusal); a trailing `;` changes nothing; and a second statement after a
-//! newline and `;` is always refused.
+//! accepted again unchanged (or is a syntax error, never a refusal); and a second statement
+//! after a newline and `;` is always refused. (A trailing `;` may change the parse: DuckDB reads
+//! `…%0E` at the end of the text as one number, and `…%0E\n;` as `0` aliased `E`.)
 
 use proptest::prelude::*;
 
@@ -112,12 +113,6 @@ fn check(sql: &str) -> Result<(), TestCaseError> {
         Err(SqlError::Syntax(_)) => {}
         Err(other) => prop_assert!(false, "the printed {out:?} is refused: {other}"),
     }
-    let with_semicolon = guard(&format!("{sql}\n;")).ok();
-    prop_assert_eq!(
-        with_semicolon.as_deref(),
-        Some(out.as_str()),
-        "a trailing `;` changed it"
-    );
     let second = format!("{sql}\n;SELECT 1");
     prop_assert!(
         guard(&second).is_err(),
