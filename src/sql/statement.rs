@@ -145,7 +145,9 @@ impl Statement {
                     base.table
                 )));
             }
-            let all_columns = refs.all || refs.all_of.contains(&base.alias.to_ascii_lowercase());
+            // Renamed columns (`AS x(a, b)`) are referenced by their new names: read them all.
+            let all_columns =
+                refs.all || refs.all_of.contains(&base.alias.to_ascii_lowercase()) || base.renamed;
             uses.push(TableUse {
                 name: TableName {
                     bucket: base.catalog.clone(),
@@ -340,7 +342,7 @@ fn is_plain_scan(statement: &Value) -> bool {
     ast::kind(node) == "SELECT_NODE"
         && node
             .get("from_table")
-            .is_some_and(|f| ast::kind(f) == "BASE_TABLE")
+            .is_some_and(|f| ast::kind(f) == "BASE_TABLE" && !tables::renames_or_samples(f))
         && ast::ctes(node).is_empty()
         && empty("modifiers")
         && empty("group_expressions")

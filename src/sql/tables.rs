@@ -28,6 +28,8 @@ pub(super) struct BaseTable {
     pub(super) conjuncts: Vec<Value>,
     /// Whether those conjuncts must qualify their columns with [`alias`](Self::alias).
     pub(super) qualified_only: bool,
+    /// Whether FROM renames its columns (`AS x(a, b)`).
+    pub(super) renamed: bool,
 }
 
 /// What column references the statement makes.
@@ -70,6 +72,11 @@ pub(super) fn base_tables(statement: &Value) -> Vec<BaseTable> {
             continue;
         }
         for leaf in leaves {
+            // Columns renamed in FROM (`AS x(a, b)`) or a sample: WHERE's names or rows are not
+            // the table's own; nothing is pushed.
+            if renames_or_samples(leaf) {
+                continue;
+            }
             // Pointer equality: the leaf is the very node collected above.
             if let Some(table) = tables.iter_mut().find(|t| std::ptr::eq(t.node, leaf)) {
                 table.conjuncts.clone_from(&conjuncts);
@@ -78,6 +85,17 @@ pub(super) fn base_tables(statement: &Value) -> Vec<BaseTable> {
         }
     }
     tables.into_iter().map(|t| t.table).collect()
+}
+
+/// Whether a table reference renames its columns (`AS x(a, b)`), samples its rows or reads
+/// another version (`AT (…)`).
+pub(super) fn renames_or_samples(table: &Value) -> bool {
+    let set = |key: &str| {
+        table
+            .get(key)
+            .is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+    };
+    set("column_name_alias") || set("sample") || set("at_clause")
 }
 
 /// A base table with the node it was read from, while the tree is walked.
@@ -118,6 +136,10 @@ fn collect<'a>(value: &'a Value, path: &mut String, out: &mut Vec<Found<'a>>) {
                         alias,
                         conjuncts: Vec::new(),
                         qualified_only: false,
+                        renamed: value
+                            .get("column_name_alias")
+                            .and_then(Value::as_array)
+                            .is_some_and(|a| !a.is_empty()),
                     },
                 });
             }

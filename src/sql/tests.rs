@@ -231,3 +231,20 @@ fn quoting_comments_and_strings_do_not_hide_a_second_statement() {
         assert!(view_checked(sql).is_err(), "{sql} accepted");
     }
 }
+
+#[test]
+fn renamed_or_sampled_tables_push_nothing_and_are_no_plain_scan() {
+    for sql in [
+        "SELECT a FROM demo.sensors AS s(region, sensor_id) WHERE sensor_id < 5",
+        "SELECT sensor_id FROM demo.sensors TABLESAMPLE 10% WHERE sensor_id < 5",
+    ] {
+        let statement = Statement::over_service_tables(&parser(), sql).unwrap();
+        let table = &statement.tables[0];
+        assert!(pushed_filter(table, &schema(), &[]).is_none(), "{sql}");
+        assert!(!statement.is_single_table_scan(), "{sql}");
+    }
+    let renamed =
+        Statement::over_service_tables(&parser(), "SELECT a FROM demo.sensors AS s(a) WHERE a < 5")
+            .unwrap();
+    assert_eq!(renamed.tables[0].columns(&schema()).len(), 4);
+}

@@ -333,3 +333,42 @@ async fn the_adbc_driver_sends_a_bearer_token() {
     assert!(stdout.contains("refused without a token"), "{stdout}");
     assert!(stdout.contains("adbc checks passed"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_flight_info_stops_a_running_statement() {
+    let server = TestServer::start().await;
+    let mut sql = client(&server).await;
+    // 600k × 600k rows: it runs until something stops it.
+    let info = sql
+        .execute(
+            "SELECT count(*) FROM demo.sensors a, demo.sensors b WHERE a.temperature < b.humidity"
+                .to_owned(),
+            None,
+        )
+        .await
+        .unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let mut reader = sql.clone();
+    let read = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let result = match reader.do_get(ticket).await {
+            Ok(stream) => stream.try_collect::<Vec<_>>().await.map(|_| ()),
+            Err(err) => Err(err),
+        };
+        (result, started.elapsed())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut flight = FlightClient::new(server.raw_channel().await);
+    let result = flight
+        .cancel_flight_info(CancelFlightInfoRequest::new(info))
+        .await
+        .unwrap();
+    assert_eq!(result.status(), CancelStatus::Cancelled);
+    let (result, elapsed) = tokio::time::timeout(std::time::Duration::from_secs(20), read)
+        .await
+        .expect("the statement stops")
+        .unwrap();
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("cancel"), "{err}");
+    assert!(elapsed.as_secs() < 20, "{elapsed:?}");
+}
