@@ -90,6 +90,13 @@ fn unsupported(field: &Field) -> EngineError {
 fn normalize_type(data_type: &DataType) -> Option<DataType> {
     Some(match data_type {
         DataType::Null => DataType::Int32,
+        // String dictionaries (a Parquet column's own) reach DuckDB as dictionary vectors, which
+        // it groups and joins several times faster than plain strings.
+        DataType::Dictionary(key, values)
+            if key.is_integer() && normalize_type(values)? == DataType::Utf8 =>
+        {
+            data_type.clone()
+        }
         DataType::Dictionary(_, values) => normalize_type(values)?,
         DataType::Float16 => DataType::Float32,
         DataType::Decimal256(_, _) => DataType::Float64,
@@ -156,6 +163,7 @@ fn sql_type(data_type: &DataType) -> Option<String> {
             | DataType::LargeBinary
             | DataType::BinaryView
             | DataType::FixedSizeBinary(_) => "BLOB",
+            DataType::Dictionary(_, values) => return sql_type(values),
             DataType::List(child) => return Some(format!("{}[]", sql_type(child.data_type())?)),
             DataType::Struct(fields) => {
                 let parts = fields

@@ -815,3 +815,34 @@ async fn an_error_in_the_second_input_fails_the_query_with_it() {
     );
     assert_worker_serves_again(&pool).await;
 }
+
+/// String dictionaries reach DuckDB as dictionaries: batches with different dictionaries (as
+/// Parquet pages have), NULL keys and NULL values group as the strings they stand for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_dictionaries_group_as_their_values() {
+    let pool = EnginePool::new(&test_config(1, 4)).unwrap();
+    let data_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let schema = Arc::new(Schema::new(vec![Field::new("s", data_type, true)]));
+    let first: DictionaryArray<Int32Type> = vec![Some("b"), Some("a"), None, Some("b")]
+        .into_iter()
+        .collect();
+    // Another dictionary, in another order, with a NULL among its values.
+    let keys = Int32Array::from(vec![Some(0), Some(2), Some(1), None]);
+    let values = Arc::new(StringArray::from(vec![Some("a"), None, Some("c")]));
+    let second = DictionaryArray::<Int32Type>::try_new(keys, values).unwrap();
+    let batches = [first, second]
+        .into_iter()
+        .map(|column| RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(column)]).unwrap())
+        .collect();
+    let out = run_sql(
+        &pool,
+        EngineInput::from_batches(schema, batches),
+        "SELECT s, count(*) AS n FROM t GROUP BY s ORDER BY s NULLS LAST",
+    )
+    .await
+    .unwrap();
+    let text = table_text(&out);
+    for row in ["| a | 2 |", "| b | 2 |", "| c | 1 |", "|   | 3 |"] {
+        assert!(text.contains(row), "{row} in\n{text}");
+    }
+}
