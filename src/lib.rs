@@ -29,6 +29,8 @@
 //! - [`analytics`]: one module per analytic, where a typed analytic is planned (`plan`: request
 //!   → columns + SQL over the input `t`) and decoded (`decode`: result → typed response);
 //!   group codes and 8-bit integer groups.
+//! - [`sql`]: client SQL (Flight SQL, the `Sql` RPC) parsed by DuckDB's own parser: the one
+//!   guard, the tables a statement reads, the filters pushed into their scans, the rewrite.
 //! - [`backend`]: the storage contract, the local Parquet backend and the VAST client backend.
 //! - `cluster`: the VAST endpoints as tower services, where an endpoint is chosen (p2c for
 //!   split reads, lowest latency for metadata), ejected, probed and hedged around.
