@@ -88,21 +88,43 @@ pub(crate) async fn start_statement(
     } else {
         InputReads::Any
     };
-    let mut inputs = Vec::with_capacity(statement.tables.len());
-    let mut names = Vec::with_capacity(statement.tables.len());
-    let mut num_splits = 1;
-    for (i, table) in statement.tables.iter().enumerate() {
+    let hints = options.part.map(|part| proto::QueryHints {
+        num_splits: part.count,
+        ..Default::default()
+    });
+    let mut described = Vec::with_capacity(statement.tables.len());
+    for table in &statement.tables {
         let table_ref = proto::TableRef {
             bucket: table.name.bucket.clone(),
             schema: table.name.schema.clone(),
             table: table.name.table.clone(),
         };
-        let hints = options.part.map(|part| proto::QueryHints {
-            num_splits: part.count,
-            ..Default::default()
-        });
         let (resolved, meta) = read::describe(tracked, Some(&table_ref), hints.as_ref()).await?;
-        let columns = table.columns(&meta.schema);
+        described.push((table_ref, resolved, meta));
+    }
+    // A WHERE the scan applies exactly is dropped from the engine's SQL, and with it the
+    // columns only it reads. Not one with parameters: the engine binds them by position.
+    let dropped: Vec<bool> = statement
+        .tables
+        .iter()
+        .zip(&described)
+        .map(|(table, (_, _, meta))| {
+            !table.conjuncts_empty()
+                && statement.is_whole_from(table)
+                && pushes_whole_where(table, &meta.schema, &[])
+        })
+        .collect();
+    let effective = if dropped.contains(&true) {
+        statement.without_where(&dropped)?
+    } else {
+        statement.clone()
+    };
+    let mut inputs = Vec::with_capacity(statement.tables.len());
+    let mut names = Vec::with_capacity(statement.tables.len());
+    let mut num_splits = 1;
+    let uses = statement.tables.iter().zip(&effective.tables);
+    for (i, ((table, used), (table_ref, resolved, meta))) in uses.zip(described).enumerate() {
+        let columns = used.columns(&meta.schema);
         let filter = pushed_filter(table, &meta.schema, params);
         if let Some(filter) = &filter {
             tracing::debug!(table = %table.name, ?filter, "statement filter pushed down");
@@ -157,7 +179,7 @@ pub(crate) async fn start_statement(
             reads,
         });
     }
-    let sql = statement.over_inputs(&state.sql, &names)?;
+    let sql = effective.over_inputs(&state.sql, &names)?;
     let params = if options.dry_run {
         vec![duckdb::types::Value::Null; statement.parameters()]
     } else {
@@ -241,7 +263,7 @@ async fn start_plain_scan(
     let Some(outputs) = statement.plain_projection(&meta.schema) else {
         return Ok(None);
     };
-    if !pushes_whole_where(table, &meta.schema) {
+    if !pushes_whole_where(table, &meta.schema, &[]) {
         return Ok(None);
     }
     // Each column read once, in table order; the output picks and names them.

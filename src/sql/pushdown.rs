@@ -39,13 +39,13 @@ pub fn pushed_filter(
     }
 }
 
-/// Whether every WHERE conjunct of `table` maps exactly (without parameters), so that the
-/// pushed filter alone — which the backend evaluates exactly — is the whole WHERE.
-pub fn pushes_whole_where(table: &TableUse, schema: &Schema) -> bool {
+/// Whether every WHERE conjunct of `table` maps exactly (given the bound `params`), so that
+/// the pushed filter alone — which the backend evaluates exactly — is the whole WHERE.
+pub fn pushes_whole_where(table: &TableUse, schema: &Schema, params: &[proto::Literal]) -> bool {
     let mapper = Mapper {
         table,
         schema,
-        params: &[],
+        params,
     };
     table.conjuncts().iter().all(|c| {
         mapper

@@ -61,6 +61,11 @@ impl TableUse {
         }
     }
 
+    /// Whether no WHERE conjunct holds for this table's rows in particular.
+    pub fn conjuncts_empty(&self) -> bool {
+        self.base.conjuncts.is_empty()
+    }
+
     /// The WHERE conjuncts that hold for this table's rows.
     pub(super) fn conjuncts(&self) -> &[Value] {
         &self.base.conjuncts
@@ -129,7 +134,10 @@ impl Statement {
     /// A Flight SQL statement: one query over tables named `schema.table` or
     /// `bucket.schema.table`, and the CTEs it defines.
     pub fn over_service_tables(parser: &SqlParser, sql: &str) -> Result<Self, SqlError> {
-        let tree = parser.parse(sql)?;
+        Self::from_tree(parser.parse(sql)?)
+    }
+
+    fn from_tree(tree: Value) -> Result<Self, SqlError> {
         let statement = guard::check(&tree)?;
         let ctes = cte_names(statement);
         let refs = tables::column_refs(statement);
@@ -281,6 +289,37 @@ impl Statement {
     /// stream into the query instead of being collected first.
     pub fn reads_each_table_once(&self) -> bool {
         self.once
+    }
+
+    /// The statement without the WHERE of each SELECT whose whole FROM is table `i` where
+    /// `dropped[i]`: a WHERE the scan's exact filter already applied. Its columns are then not
+    /// sent to the engine unless the statement uses them elsewhere.
+    pub fn without_where(&self, dropped: &[bool]) -> Result<Self, SqlError> {
+        let mut tree = self.tree.clone();
+        for (table, _) in self.tables.iter().zip(dropped).filter(|(_, d)| **d) {
+            let Some(select) = table.base.pointer.strip_suffix("/from_table") else {
+                continue;
+            };
+            if let Some(node) = tree
+                .pointer_mut(&format!("/statements/0{select}"))
+                .and_then(Value::as_object_mut)
+            {
+                node.insert("where_clause".into(), Value::Null);
+            }
+        }
+        let statement = Self::from_tree(tree)?;
+        if statement.tables.len() != self.tables.len() {
+            return Err(SqlError::Internal(
+                "dropping a pushed WHERE changed the tables read".to_owned(),
+            ));
+        }
+        Ok(statement)
+    }
+
+    /// Whether `table` is the whole FROM of its SELECT, read as stored: that SELECT's WHERE is
+    /// then about its rows alone, and all of it is in [`TableUse`]'s conjuncts.
+    pub fn is_whole_from(&self, table: &TableUse) -> bool {
+        table.base.pointer.ends_with("/from_table") && table.base.as_stored
     }
 
     /// The statement with table `i` read from the engine input named `names[i]`, as SQL.

@@ -30,6 +30,8 @@ pub(super) struct BaseTable {
     pub(super) qualified_only: bool,
     /// Whether FROM renames its columns (`AS x(a, b)`).
     pub(super) renamed: bool,
+    /// Whether it is read as stored: no renamed columns, sample or `AT` version.
+    pub(super) as_stored: bool,
 }
 
 /// What column references the statement makes.
@@ -140,6 +142,7 @@ fn collect<'a>(value: &'a Value, path: &mut String, out: &mut Vec<Found<'a>>) {
                             .get("column_name_alias")
                             .and_then(Value::as_array)
                             .is_some_and(|a| !a.is_empty()),
+                        as_stored: !renames_or_samples(value),
                     },
                 });
             }

@@ -248,3 +248,36 @@ fn renamed_or_sampled_tables_push_nothing_and_are_no_plain_scan() {
             .unwrap();
     assert_eq!(renamed.tables[0].columns(&schema()).len(), 4);
 }
+
+#[test]
+fn a_where_the_scan_applied_is_dropped_with_its_columns() {
+    let p = parser();
+    let statement = Statement::over_service_tables(
+        &p,
+        "SELECT region, avg(temperature) FROM demo.sensors WHERE sensor_id < 5 GROUP BY region",
+    )
+    .unwrap();
+    let table = &statement.tables[0];
+    assert!(statement.is_whole_from(table));
+    assert!(pushes_whole_where(table, &schema(), &[]));
+    let dropped = statement.without_where(&[true]).unwrap();
+    assert_eq!(
+        dropped.tables[0].columns(&schema()),
+        ["region", "temperature"]
+    );
+    let sql = dropped.over_inputs(&p, &["in0".to_owned()]).unwrap();
+    assert!(!sql.contains("WHERE"), "{sql}");
+    // Under a join, or with a conjunct that does not map, nothing is dropped.
+    let join = Statement::over_service_tables(
+        &p,
+        "SELECT * FROM demo.sensors a JOIN demo.sensors b USING (sensor_id) WHERE a.sensor_id < 5",
+    )
+    .unwrap();
+    assert!(!join.is_whole_from(&join.tables[0]));
+    let partly = Statement::over_service_tables(
+        &p,
+        "SELECT region FROM demo.sensors WHERE sensor_id < 5 AND upper(region) = 'EAST'",
+    )
+    .unwrap();
+    assert!(!pushes_whole_where(&partly.tables[0], &schema(), &[]));
+}
