@@ -16,8 +16,17 @@ use vastgate::proto::{self, analytics_service_client::AnalyticsServiceClient};
 
 const ROUNDS: usize = 5;
 
-/// (name, Flight SQL statement, the Sql RPC's query over `t`, its pushed filter).
-fn statements() -> Vec<(&'static str, &'static str, &'static str, proto::Filter)> {
+/// (name, Flight SQL statement, the Sql RPC's query over `t`, its pushed filter, the columns
+/// it reads).
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    proto::Filter,
+    &'static [&'static str],
+);
+
+fn statements() -> Vec<Case> {
     let below = |n: i64| proto::Filter {
         kind: Some(proto::filter::Kind::Compare(proto::Comparison {
             column: "sensor_id".into(),
@@ -35,24 +44,28 @@ fn statements() -> Vec<(&'static str, &'static str, &'static str, proto::Filter)
              GROUP BY region",
             "SELECT region, avg(temperature) AS avg_t FROM t WHERE sensor_id < 5 GROUP BY region",
             below_5.clone(),
+            &["sensor_id", "region", "temperature"],
         ),
         (
             "read_2_columns",
             "SELECT ts, temperature FROM demo.sensors WHERE sensor_id < 5",
             "SELECT ts, temperature FROM t WHERE sensor_id < 5",
             below_5,
+            &["ts", "sensor_id", "temperature"],
         ),
         (
             "pruned_to_nothing",
             "SELECT ts FROM demo.sensors WHERE sensor_id < 0",
             "SELECT ts FROM t WHERE sensor_id < 0",
             below_0,
+            &["ts", "sensor_id"],
         ),
         (
             "group_by_all_rows",
             "SELECT region, avg(temperature) AS avg_t FROM demo.sensors GROUP BY region",
             "SELECT region, avg(temperature) AS avg_t FROM t GROUP BY region",
             proto::Filter::default(),
+            &["region", "temperature"],
         ),
     ]
 }
@@ -123,7 +136,7 @@ fn main() {
         "| statement | rows | ADBC (s) | Rust Flight SQL client (s) | Sql RPC (s) | DuckDB official (s) | ADBC vs DuckDB | Sql RPC vs DuckDB |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for (name, statement, over_t, filter) in statements() {
+    for (name, statement, over_t, filter, columns) in statements() {
         let (best_flight, best_rpc) = runtime.block_on(async {
             let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
                 .unwrap()
@@ -158,6 +171,7 @@ fn main() {
                     }),
                     filter: filter.kind.is_some().then(|| filter.clone()),
                     sql: over_t.to_owned(),
+                    columns: columns.iter().map(|c| (*c).to_owned()).collect(),
                     ..Default::default()
                 };
                 let mut stream = rpc.sql(request).await.unwrap().into_inner();

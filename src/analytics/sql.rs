@@ -22,13 +22,15 @@ use crate::{
 mod tests;
 
 /// Builds the scan and the query for `req`, whose SQL the guard checked and printed as
-/// `checked_sql`; the result streams as-is.
+/// `checked_sql`; the result streams as-is. `reads_once`: the guard found that the query
+/// surely reads `t` once, so the input streams into it instead of being collected first.
 ///
 /// `max_result_rows` is the server's limit (`engine.max_result_rows`); `req.limit` may only
 /// lower it.
 pub fn plan(
     req: &proto::SqlRequest,
     checked_sql: String,
+    reads_once: bool,
     schema: &Schema,
     max_result_rows: u64,
 ) -> Result<AnalyticPlan, AnalyticsError> {
@@ -54,7 +56,11 @@ pub fn plan(
             sql,
             params: Vec::new(),
             max_rows: Some(limit),
-            input_reads: InputReads::Any,
+            input_reads: if reads_once {
+                InputReads::Once
+            } else {
+                InputReads::Any
+            },
         },
         codable_groups: Vec::new(),
         coded_sql: None,

@@ -47,8 +47,8 @@ pub(crate) async fn start_sql(
         narrowing: Narrowing::Off,
         dry_run: false,
     };
-    let checked = Statement::over_view(&tracked.state.sql, &request.sql, "t")?;
-    let plan = |schema: &Schema| sql::plan(request, checked, schema, max);
+    let (checked, once) = Statement::check_over_view(&tracked.state.sql, &request.sql, "t")?;
+    let plan = |schema: &Schema| sql::plan(request, checked, once, schema, max);
     let started = start(tracked, request, plan, options).await;
     started.map(|s| s.output).map_err(|e| e.into_error())
 }
@@ -67,8 +67,8 @@ pub(crate) async fn run_command(
     let max = tracked.state.config.engine.max_result_rows;
     match command {
         Command::Sql(r) => {
-            let checked = Statement::over_view(&tracked.state.sql, &r.sql, "t")?;
-            let plan = |s: &Schema| sql::plan(r, checked, s, max);
+            let (checked, once) = Statement::check_over_view(&tracked.state.sql, &r.sql, "t")?;
+            let plan = |s: &Schema| sql::plan(r, checked, once, s, max);
             run(tracked, r, plan, dry_run, streamed).await
         }
         Command::MovingAverage(r) => run(tracked, r, |s| r.plan(s), dry_run, streamed).await,

@@ -182,10 +182,23 @@ impl Statement {
     /// The `Sql` RPC's query: it may read only the view `view` and its own CTEs. Returns the
     /// query as DuckDB prints it (starting with `SELECT`, `WITH` or `(`).
     pub fn over_view(parser: &SqlParser, sql: &str, view: &str) -> Result<String, SqlError> {
+        Self::check_over_view(parser, sql, view).map(|(sql, _)| sql)
+    }
+
+    /// [`over_view`](Self::over_view), and whether DuckDB surely reads the view once: it is
+    /// named once, with no CTE or subquery expression (see
+    /// [`reads_each_table_once`](Self::reads_each_table_once)).
+    pub fn check_over_view(
+        parser: &SqlParser,
+        sql: &str,
+        view: &str,
+    ) -> Result<(String, bool), SqlError> {
         let tree = parser.parse(sql)?;
         let statement = guard::check(&tree)?;
         let ctes = cte_names(statement);
-        for base in tables::base_tables(statement) {
+        let bases = tables::base_tables(statement);
+        let once = bases.len() == 1 && !has_ctes_or_subqueries(statement);
+        for base in bases {
             let unqualified = base.schema.is_empty() && base.catalog.is_empty();
             let known = base.table.eq_ignore_ascii_case(view)
                 || ctes.contains(&base.table.to_ascii_lowercase());
@@ -205,7 +218,7 @@ impl Statement {
                 "sql has a `?` parameter, but the Sql RPC binds none: write the value into the query",
             ));
         }
-        parser.print(&tree)
+        Ok((parser.print(&tree)?, once))
     }
 
     /// How many parameters (`?`) the statement takes.

@@ -281,3 +281,17 @@ fn a_where_the_scan_applied_is_dropped_with_its_columns() {
     .unwrap();
     assert!(!pushes_whole_where(&partly.tables[0], &schema(), &[]));
 }
+
+#[test]
+fn the_sql_rpc_streams_its_view_only_when_it_is_surely_read_once() {
+    let p = parser();
+    for (sql, once) in [
+        ("SELECT region, count(*) FROM t GROUP BY region", true),
+        ("SELECT * FROM t a JOIN t b USING (sensor_id)", false),
+        ("WITH x AS (SELECT * FROM t) SELECT count(*) FROM x", false),
+        ("SELECT * FROM t WHERE sensor_id IN (SELECT 1)", false),
+    ] {
+        let (_, got) = Statement::check_over_view(&p, sql, "t").unwrap();
+        assert_eq!(got, once, "{sql}");
+    }
+}

@@ -3,8 +3,12 @@ use arrow::datatypes::{DataType, Field, Schema};
 use super::*;
 
 fn checked(sql: &str) -> String {
+    check(sql).0
+}
+
+fn check(sql: &str) -> (String, bool) {
     let parser = crate::sql::SqlParser::new().unwrap();
-    crate::sql::Statement::over_view(&parser, sql, "t")
+    crate::sql::Statement::check_over_view(&parser, sql, "t")
         .unwrap_or_else(|err| panic!("{sql:?} refused: {err}"))
 }
 
@@ -18,7 +22,7 @@ fn plan_limits_rows_and_columns() {
         sql: "SELECT * FROM t".to_owned(),
         ..Default::default()
     };
-    let p = plan(&req, checked(&req.sql), &schema, 1000).unwrap();
+    let p = plan(&req, checked(&req.sql), false, &schema, 1000).unwrap();
     assert_eq!(p.columns, ["a", "b"]);
     assert_eq!(p.query.max_rows, Some(1000));
     let req = proto::SqlRequest {
@@ -27,12 +31,12 @@ fn plan_limits_rows_and_columns() {
         limit: 10,
         ..Default::default()
     };
-    let p = plan(&req, checked(&req.sql), &schema, 1000).unwrap();
+    let p = plan(&req, checked(&req.sql), false, &schema, 1000).unwrap();
     assert_eq!(p.columns, ["b"]);
     assert_eq!(p.query.max_rows, Some(10));
     let req = proto::SqlRequest { limit: 5000, ..req };
     assert_eq!(
-        plan(&req, checked(&req.sql), &schema, 1000)
+        plan(&req, checked(&req.sql), false, &schema, 1000)
             .unwrap()
             .query
             .max_rows,
@@ -43,7 +47,7 @@ fn plan_limits_rows_and_columns() {
         ..req
     };
     assert!(
-        plan(&req, checked(&req.sql), &schema, 1000)
+        plan(&req, checked(&req.sql), false, &schema, 1000)
             .unwrap_err()
             .to_string()
             .contains("unknown column `zz`")
@@ -83,7 +87,8 @@ fn validated_sql_runs_on_the_engine() {
             limit: 10,
             ..Default::default()
         };
-        let p = plan(&req, checked(sql), &b.schema(), 100).unwrap();
+        let (sql_text, once) = check(sql);
+        let p = plan(&req, sql_text, once, &b.schema(), 100).unwrap();
         let out = runtime.block_on(async {
             pool.run(
                 crate::engine::EngineInput::from_batches(b.schema(), vec![b.clone()]),
