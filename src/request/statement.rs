@@ -21,12 +21,13 @@ use super::{
     tracked::Tracked,
 };
 use crate::{
+    backend::{TableMeta, TableRef},
     config::BackendKind,
     engine::{EngineInput, EngineQuery, INTERNAL_PREFIX, InputReads, NamedInput},
     error::Error,
     exec::ScanPlan,
     proto,
-    sql::{Statement, pushed_filter, pushes_whole_where},
+    sql::{Statement, TableUse, pushed_filter, pushes_whole_where},
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -88,17 +89,10 @@ pub(crate) async fn start_statement(
     } else {
         InputReads::Any
     };
-    let hints = options.part.map(|part| proto::QueryHints {
-        num_splits: part.count,
-        ..Default::default()
-    });
+    let hints = split_hints(options);
     let mut described = Vec::with_capacity(statement.tables.len());
     for table in &statement.tables {
-        let table_ref = proto::TableRef {
-            bucket: table.name.bucket.clone(),
-            schema: table.name.schema.clone(),
-            table: table.name.table.clone(),
-        };
+        let table_ref = table_ref(table);
         let (resolved, meta) = read::describe(tracked, Some(&table_ref), hints.as_ref()).await?;
         described.push((table_ref, resolved, meta));
     }
@@ -129,29 +123,20 @@ pub(crate) async fn start_statement(
         if let Some(filter) = &filter {
             tracing::debug!(table = %table.name, ?filter, "statement filter pushed down");
         }
-        let mut plan = read::plan_read(
-            tracked,
-            resolved,
-            meta,
-            &ReadArgs {
-                table: Some(&table_ref),
-                columns: &columns,
-                filter: filter.as_ref(),
-                hints: hints.as_ref(),
-                ..Default::default()
-            },
-        )?;
+        let args = ReadArgs {
+            table: Some(&table_ref),
+            columns: &columns,
+            filter: filter.as_ref(),
+            hints: hints.as_ref(),
+            ..Default::default()
+        };
+        let mut plan = plan_part(tracked, resolved, meta, &args, options)?;
         let schema = match state.config.backend.kind {
             BackendKind::Local => read_strings_as_dictionaries(&mut plan),
             BackendKind::Vast => Arc::clone(&plan.output_schema),
         };
         if i == 0 {
             num_splits = plan.num_splits;
-        }
-        if let Some(part) = options.part
-            && plan.num_splits != part.count
-        {
-            return Err(changed(plan.num_splits, part.count));
         }
         let batches = if options.dry_run {
             futures::stream::empty().boxed()
@@ -250,15 +235,8 @@ async fn start_plain_scan(
     if statement.parameters() > 0 || !statement.is_single_table_scan() {
         return Ok(None);
     }
-    let table_ref = proto::TableRef {
-        bucket: table.name.bucket.clone(),
-        schema: table.name.schema.clone(),
-        table: table.name.table.clone(),
-    };
-    let hints = options.part.map(|part| proto::QueryHints {
-        num_splits: part.count,
-        ..Default::default()
-    });
+    let table_ref = table_ref(table);
+    let hints = split_hints(options);
     let (resolved, meta) = read::describe(tracked, Some(&table_ref), hints.as_ref()).await?;
     let Some(outputs) = statement.plain_projection(&meta.schema) else {
         return Ok(None);
@@ -274,23 +252,14 @@ async fn start_plain_scan(
         }
     }
     let filter = pushed_filter(table, &meta.schema, &[]);
-    let plan = read::plan_read(
-        tracked,
-        resolved,
-        meta,
-        &ReadArgs {
-            table: Some(&table_ref),
-            columns: &columns,
-            filter: filter.as_ref(),
-            hints: hints.as_ref(),
-            ..Default::default()
-        },
-    )?;
-    if let Some(part) = options.part
-        && plan.num_splits != part.count
-    {
-        return Err(changed(plan.num_splits, part.count));
-    }
+    let args = ReadArgs {
+        table: Some(&table_ref),
+        columns: &columns,
+        filter: filter.as_ref(),
+        hints: hints.as_ref(),
+        ..Default::default()
+    };
+    let plan = plan_part(tracked, resolved, meta, &args, options)?;
     let scanned = Arc::clone(&plan.output_schema);
     let mut picks = Vec::with_capacity(outputs.len());
     let mut fields = Vec::with_capacity(outputs.len());
@@ -338,11 +307,40 @@ async fn start_plain_scan(
     }))
 }
 
-fn changed(now: u32, then: u32) -> Error {
-    Error::InvalidArgument(format!(
-        "the table changed since GetFlightInfo ({now} splits now, {then} then); \
-         call GetFlightInfo again"
-    ))
+/// A statement's table as a request's table.
+fn table_ref(table: &TableUse) -> proto::TableRef {
+    proto::TableRef {
+        bucket: table.name.bucket.clone(),
+        schema: table.name.schema.clone(),
+        table: table.name.table.clone(),
+    }
+}
+
+/// The split count a ticket for one split was cut for, as planner hints.
+fn split_hints(options: StatementOptions) -> Option<proto::QueryHints> {
+    options.part.map(|part| proto::QueryHints {
+        num_splits: part.count,
+        ..Default::default()
+    })
+}
+
+/// Plans a table's read; a ticket for one split must find the split count it was cut for.
+fn plan_part(
+    tracked: &Tracked,
+    table: TableRef,
+    meta: TableMeta,
+    args: &ReadArgs<'_>,
+    options: StatementOptions,
+) -> Result<ScanPlan, Error> {
+    let plan = read::plan_read(tracked, table, meta, args)?;
+    match options.part {
+        Some(part) if plan.num_splits != part.count => Err(Error::InvalidArgument(format!(
+            "the table changed since GetFlightInfo ({} splits now, {} then); \
+             call GetFlightInfo again",
+            plan.num_splits, part.count
+        ))),
+        _ => Ok(plan),
+    }
 }
 
 /// A bound parameter as DuckDB's value.

@@ -49,11 +49,27 @@ impl std::fmt::Debug for TicketSigner {
     }
 }
 
-pub(crate) fn now_unix() -> i64 {
+fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Refuses what expired at `expires_unix` or was issued to `holder` when `caller` presents it.
+pub(crate) fn check_holder(
+    expires_unix: i64,
+    holder: &str,
+    caller: &str,
+) -> Result<(), TicketError> {
+    let now = now_unix();
+    if expires_unix < now {
+        return Err(TicketError::Expired(now.abs_diff(expires_unix)));
+    }
+    if holder != caller {
+        return Err(TicketError::OtherCaller);
+    }
+    Ok(())
 }
 
 impl TicketSigner {
@@ -126,13 +142,7 @@ impl TicketSigner {
         let body = self.open(ticket)?;
         let body =
             FlightTicketBody::decode(body).map_err(|e| TicketError::Malformed(e.to_string()))?;
-        let now = now_unix();
-        if body.expires_unix < now {
-            return Err(TicketError::Expired(now.abs_diff(body.expires_unix)));
-        }
-        if body.caller != caller {
-            return Err(TicketError::OtherCaller);
-        }
+        check_holder(body.expires_unix, &body.caller, caller)?;
         Ok(body)
     }
 }

@@ -5,7 +5,7 @@
 use prost::Message;
 
 use crate::{
-    api::flight::ticket::{TicketError, TicketSigner, now_unix},
+    api::flight::ticket::{TicketError, TicketSigner, check_holder},
     config::FlightConfig,
     proto::FlightSqlHandleBody,
 };
@@ -40,13 +40,7 @@ impl Handles {
         let body = self.signer.open(handle)?;
         let body =
             FlightSqlHandleBody::decode(body).map_err(|e| TicketError::Malformed(e.to_string()))?;
-        let now = now_unix();
-        if body.expires_unix < now {
-            return Err(TicketError::Expired(now.abs_diff(body.expires_unix)));
-        }
-        if body.caller != caller {
-            return Err(TicketError::OtherCaller);
-        }
+        check_holder(body.expires_unix, &body.caller, caller)?;
         Ok(body)
     }
 }
