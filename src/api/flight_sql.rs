@@ -1,7 +1,7 @@
 //! Flight SQL: what BI tools and ADBC/JDBC drivers call. The catalog (`GetSqlInfo`,
-//! `GetCatalogs`, `GetDbSchemas`, `GetTables`, `GetTableTypes`, empty key listings), statements
-//! and prepared statements over the service's tables (`statements`), and cancellation. The
-//! Flight router (`api/flight/router.rs`) hands Flight SQL traffic here.
+//! `GetCatalogs`, `GetDbSchemas`, `GetTables`, `GetTableTypes`, `GetXdbcTypeInfo`, empty key
+//! listings), statements and prepared statements over the service's tables (`statements`),
+//! and cancellation. The Flight router (`api/flight/router.rs`) hands Flight SQL traffic here.
 //!
 //! A catalog command's ticket is the command itself (`Any`-encoded): it carries nothing secret,
 //! and `DoGet` filters by the caller's schemas again. A statement's handles and tickets are
@@ -13,6 +13,7 @@ mod handle;
 mod info;
 mod params;
 mod statements;
+mod types;
 
 use std::sync::Arc;
 
@@ -27,8 +28,8 @@ use arrow_flight::{
         ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, Any, Command,
         CommandGetCatalogs, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
         CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
-        CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult,
-        ProstMessageExt, TicketStatementQuery,
+        CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandStatementQuery,
+        DoPutPreparedStatementResult, ProstMessageExt, TicketStatementQuery,
         server::{FlightSqlService, PeekableFlightDataStream},
     },
 };
@@ -86,6 +87,7 @@ impl FlightSqlApi {
             Command::CommandGetTables(c) => c.into_builder().schema(),
             Command::CommandGetTableTypes(c) => c.into_builder().schema(),
             Command::CommandGetSqlInfo(c) => c.into_builder(info::sql_info()).schema(),
+            Command::CommandGetXdbcTypeInfo(c) => c.into_builder(types::xdbc_types()).schema(),
             Command::CommandGetPrimaryKeys(_) => catalog::primary_keys_schema(),
             Command::CommandGetExportedKeys(_) | Command::CommandGetImportedKeys(_) => {
                 catalog::foreign_keys_schema()
@@ -298,6 +300,15 @@ impl FlightSqlService for FlightSqlApi {
         info_for(query.as_any(), &schema, request)
     }
 
+    async fn get_flight_info_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.into_builder(types::xdbc_types()).schema();
+        info_for(query.as_any(), &schema, request)
+    }
+
     async fn get_flight_info_primary_keys(
         &self,
         query: CommandGetPrimaryKeys,
@@ -364,6 +375,15 @@ impl FlightSqlService for FlightSqlApi {
         _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let batch = query.into_builder(info::sql_info()).build();
+        batch_stream(batch.map_err(|e| Error::Internal(e.to_string())))
+    }
+
+    async fn do_get_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let batch = query.into_builder(types::xdbc_types()).build();
         batch_stream(batch.map_err(|e| Error::Internal(e.to_string())))
     }
 

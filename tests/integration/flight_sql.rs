@@ -8,7 +8,10 @@ use arrow::{
 };
 use arrow_flight::{
     FlightInfo,
-    sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo, client::FlightSqlServiceClient},
+    sql::{
+        CommandGetDbSchemas, CommandGetTables, CommandGetXdbcTypeInfo, SqlInfo, XdbcDataType,
+        client::FlightSqlServiceClient,
+    },
 };
 use futures::TryStreamExt;
 use tonic::transport::Channel;
@@ -135,6 +138,53 @@ async fn the_catalog_lists_what_the_parquet_folder_holds() {
     assert_eq!(
         strings(&fetch(&mut sql, info).await, "table_type"),
         ["TABLE"]
+    );
+}
+
+/// The SQL type of each column of every demo table, as DuckDB reads the Parquet files.
+fn duckdb_column_types() -> Vec<String> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let folder = parquet_path("sensors").parent().unwrap().to_owned();
+    let mut types = Vec::new();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        let sql = format!("DESCRIBE SELECT * FROM read_parquet('{}')", path.display());
+        let mut statement = conn.prepare(&sql).unwrap();
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(1))
+            .unwrap();
+        types.extend(rows.map(Result::unwrap));
+    }
+    types
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xdbc_type_info_names_every_type_a_table_column_has() {
+    let server = TestServer::start().await;
+    let mut sql = client(&server).await;
+
+    let info = sql
+        .get_xdbc_type_info(CommandGetXdbcTypeInfo { data_type: None })
+        .await
+        .unwrap();
+    let names = strings(&fetch(&mut sql, info).await, "type_name");
+    for column_type in duckdb_column_types() {
+        assert!(
+            names.contains(&column_type),
+            "{column_type} missing from {names:?}"
+        );
+    }
+
+    // Asking for one JDBC type code answers only the types with that code.
+    let info = sql
+        .get_xdbc_type_info(CommandGetXdbcTypeInfo {
+            data_type: Some(XdbcDataType::XdbcVarchar as i32),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        strings(&fetch(&mut sql, info).await, "type_name"),
+        ["VARCHAR"]
     );
 }
 
