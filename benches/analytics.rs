@@ -36,8 +36,26 @@ fn main() {
         let only = std::env::var("VG_BENCH_ONLY").unwrap_or_default();
         let rounds: usize = std::env::var("VG_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1);
         let referee_rounds: usize = std::env::var("VG_BENCH_REFEREE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(rounds);
-        println!("| analytic | vastgate (s) | DuckDB on Parquet (s) | ratio | goal |");
-        println!("|---|---|---|---|---|");
+        // DuckDB's official Python build on the same file, same threads (`VG_BENCH_OFFICIAL=0`
+        // skips it): the referee the efficiency goals are measured against.
+        let python = std::env::var("VASTGATE_PYTHON")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+        let official = std::env::var("VG_BENCH_OFFICIAL").map_or(true, |v| v != "0");
+        let official_time = |sql: &str| -> String {
+            if !official {
+                return "-".into();
+            }
+            let out = std::process::Command::new(&python)
+                .env("OPENBLAS_NUM_THREADS", "1")
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/duckdb_official.py"))
+                .args([&rounds.to_string(), "2", sql])
+                .output()
+                .expect("run benches/duckdb_official.py (needs .venv with duckdb)");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        println!("| analytic | vastgate (s) | bundled DuckDB on Parquet (s) | ratio | official DuckDB on Parquet (s) | vs official | goal |");
+        println!("|---|---|---|---|---|---|---|");
         // Rounds alternate the two sides, so a slow spell of the machine hits both; each
         // side's best round counts.
         macro_rules! case {
@@ -60,10 +78,13 @@ fn main() {
                         theirs = theirs.min(started.elapsed().as_secs_f64());
                     }
                 }
+                let official = official_time(&sql);
+                let vs_official = official.parse::<f64>().map_or("-".to_owned(), |o| format!("{:.2}x", ours / o));
+                let official = official.parse::<f64>().map_or("-".to_owned(), |o| format!("{o:.3}"));
                 if referee_rounds == 0 {
-                    println!("| {} | {:.3} | - | - | {} |", $name, ours, $goal);
+                    println!("| {} | {:.3} | - | - | {official} | {vs_official} | {} |", $name, ours, $goal);
                 } else {
-                    println!("| {} | {:.3} | {:.3} | {:.2}x | {} |", $name, ours, theirs, ours / theirs, $goal);
+                    println!("| {} | {:.3} | {:.3} | {:.2}x | {official} | {vs_official} | {} |", $name, ours, theirs, ours / theirs, $goal);
                 }
               }
             }};
