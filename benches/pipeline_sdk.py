@@ -50,7 +50,7 @@ CASES = {
 
 columns, sql = CASES[case]
 session = vastdb.connect(endpoint=url, access=access, secret=secret)
-# The same split layout vastgate's planner uses for a 10M-row table on one endpoint.
+# The split layout of benches/vast.rs: 8 splits x 4 sub-splits, 4 concurrent workers.
 config = QueryConfig(num_splits=8, num_sub_splits=4, limit_rows_per_sub_split=131072,
                      data_endpoints=[url] * 4)
 duck = duckdb.connect(config={"threads": 2})
