@@ -38,8 +38,7 @@ fn main() {
         let referee_rounds: usize = std::env::var("VG_BENCH_REFEREE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(rounds);
         // DuckDB's official Python build on the same file, same threads (`VG_BENCH_OFFICIAL=0`
         // skips it): the referee the efficiency goals are measured against.
-        let python = std::env::var("VASTGATE_PYTHON")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+        let python = common::python();
         let official = std::env::var("VG_BENCH_OFFICIAL").map_or(true, |v| v != "0");
         let official_time = |sql: &str| -> String {
             if !official {

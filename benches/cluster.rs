@@ -66,13 +66,13 @@ fn main() {
             for balance in [BalanceKind::RoundRobin, BalanceKind::P2c] {
                 let scanner = Scanner::new(&urls, balance, false).await;
                 scanner.scan().await; // warm: pages cached, connections open, latency learnt
-                let cpu = cpu_seconds();
+                let cpu = common::cpu_seconds("self");
                 let started = Instant::now();
                 for _ in 0..20 {
                     scanner.scan().await;
                 }
                 let secs = started.elapsed().as_secs_f64();
-                results.push((balance, secs, (cpu_seconds() - cpu) / 20.0));
+                results.push((balance, secs, (common::cpu_seconds("self") - cpu) / 20.0));
             }
             let round_robin = results[0].1;
             for (balance, secs, cpu) in results {
@@ -100,7 +100,7 @@ fn main() {
             for hedge in [false, true] {
                 let scanner = Scanner::new(&urls, balance, hedge).await;
                 scanner.scan().await;
-                let cpu = cpu_seconds();
+                let cpu = common::cpu_seconds("self");
                 let mut times = Vec::with_capacity(scans);
                 for _ in 0..scans {
                     let started = Instant::now();
@@ -108,7 +108,7 @@ fn main() {
                     times.push(started.elapsed().as_secs_f64() * 1e3);
                 }
                 times.sort_by(f64::total_cmp);
-                let cpu = (cpu_seconds() - cpu) / scans as f64;
+                let cpu = (common::cpu_seconds("self") - cpu) / scans as f64;
                 let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
                 let (p50, p99, max) = (at(0.5), at(0.99), at(1.0));
                 let label = if hedge { "hedging on" } else { "hedging off" };
@@ -215,17 +215,4 @@ impl Scanner {
         }
         assert_eq!(rows, expected, "rows read");
     }
-}
-
-/// User + system CPU seconds of this process so far.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the `(comm)`: utime and stime are the 12th and 13th.
-    let after = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields
-        .get(11..13)
-        .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
-        .unwrap_or(0.0);
-    ticks / 100.0
 }

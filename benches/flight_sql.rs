@@ -70,27 +70,10 @@ fn statements() -> Vec<Case> {
     ]
 }
 
-/// CPU seconds this process has used (user + system), from `/proc/self/stat`.
-fn process_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the `)`.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn main() {
     let (data, _guard) = common::data();
     let parquet = data.join("demo/sensors.parquet");
-    let python = std::env::var("VASTGATE_PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+    let python = common::python();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -98,7 +81,7 @@ fn main() {
     let addr = runtime.block_on(common::start(data, |_| {}));
 
     // ADBC and DuckDB's official build, alternating inside one Python process.
-    let server_cpu_before = process_cpu();
+    let server_cpu_before = common::cpu_seconds("self");
     let out = Command::new(&python)
         .env("OPENBLAS_NUM_THREADS", "1")
         .arg(concat!(
@@ -117,7 +100,7 @@ fn main() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let server_cpu_adbc = process_cpu() - server_cpu_before;
+    let server_cpu_adbc = common::cpu_seconds("self") - server_cpu_before;
     let adbc: Vec<(String, f64, f64, u64, f64)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|line| {

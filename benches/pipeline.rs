@@ -40,14 +40,8 @@ impl Drop for Process {
 }
 
 impl Process {
-    /// User + system CPU seconds of the process so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap();
-        // Fields after the command name (which may hold spaces) start at field 3.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0 // USER_HZ
+        common::cpu_seconds(&self.0.id().to_string())
     }
 }
 
@@ -140,83 +134,73 @@ fn table() -> Option<proto::TableRef> {
 async fn call(client: &mut AnalyticsServiceClient<Channel>, case: &str) {
     let (table, filter) = (table(), filter());
     let s = |v: &str| v.to_owned();
-    match case {
-        "percentiles" => drop(
-            client
-                .percentiles(proto::PercentilesRequest {
-                    table,
-                    filter,
-                    group_by: vec![s("region")],
-                    value_column: s("temperature"),
-                    ..Default::default()
-                })
-                .await
-                .unwrap(),
-        ),
-        "correlation" => drop(
-            client
-                .correlation(proto::CorrelationRequest {
-                    table,
-                    filter,
-                    columns: vec![s("temperature"), s("humidity"), s("pressure")],
-                    ..Default::default()
-                })
-                .await
-                .unwrap(),
-        ),
-        "top_n" => drop(
-            client
-                .top_n(proto::TopNRequest {
-                    table,
-                    filter,
-                    group_by: vec![s("sensor_id")],
-                    value_column: s("temperature"),
-                    function: s("avg"),
-                    n: 5,
-                    ..Default::default()
-                })
-                .await
-                .unwrap(),
-        ),
-        "trend" => drop(
-            client
-                .trend(proto::TrendRequest {
-                    table,
-                    filter,
-                    group_by: vec![s("region")],
-                    time_column: s("ts"),
-                    value_column: s("temperature"),
-                    ..Default::default()
-                })
-                .await
-                .unwrap(),
-        ),
-        "window_aggregate" => drop(
-            client
-                .window_aggregate(proto::WindowAggregateRequest {
-                    table,
-                    filter,
-                    group_by: vec![s("region")],
-                    time_column: s("ts"),
-                    interval: Some(prost_types::Duration {
-                        seconds: 3600,
-                        nanos: 0,
-                    }),
-                    value_columns: vec![s("temperature")],
-                    functions: vec![s("count"), s("avg"), s("max"), s("p95")],
-                    ..Default::default()
-                })
-                .await
-                .unwrap(),
-        ),
+    let answer = match case {
+        "percentiles" => client
+            .percentiles(proto::PercentilesRequest {
+                table,
+                filter,
+                group_by: vec![s("region")],
+                value_column: s("temperature"),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "correlation" => client
+            .correlation(proto::CorrelationRequest {
+                table,
+                filter,
+                columns: vec![s("temperature"), s("humidity"), s("pressure")],
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "top_n" => client
+            .top_n(proto::TopNRequest {
+                table,
+                filter,
+                group_by: vec![s("sensor_id")],
+                value_column: s("temperature"),
+                function: s("avg"),
+                n: 5,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "trend" => client
+            .trend(proto::TrendRequest {
+                table,
+                filter,
+                group_by: vec![s("region")],
+                time_column: s("ts"),
+                value_column: s("temperature"),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "window_aggregate" => client
+            .window_aggregate(proto::WindowAggregateRequest {
+                table,
+                filter,
+                group_by: vec![s("region")],
+                time_column: s("ts"),
+                interval: Some(prost_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
+                value_columns: vec![s("temperature")],
+                functions: vec![s("count"), s("avg"), s("max"), s("p95")],
+                ..Default::default()
+            })
+            .await
+            .map(drop),
         other => panic!("unknown case {other}"),
-    }
+    };
+    answer.unwrap();
 }
 
 fn main() {
     let (data, _guard) = common::data();
-    let python = std::env::var("VASTGATE_PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+    let python = common::python();
     let only = std::env::var("VG_BENCH_ONLY").unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
     let (emulator, url) = emulator(&data);

@@ -28,8 +28,7 @@ const WORKERS: usize = 4;
 
 fn main() {
     let (data, _guard) = common::data();
-    let python = std::env::var("VASTGATE_PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+    let python = common::python();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

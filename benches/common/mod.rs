@@ -79,3 +79,28 @@ pub(crate) fn peak_rss_mib() -> f64 {
         })
         .map_or(0.0, |kib| kib / 1024.0)
 }
+
+/// The Python with the SDK, DuckDB and the drivers (`VASTGATE_PYTHON`, or the repository's
+/// `.venv` that `.ci/run` and the tests create).
+pub(crate) fn python() -> String {
+    std::env::var("VASTGATE_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned())
+}
+
+/// User + system CPU seconds a process has used so far, from `/proc/<pid>/stat` (`pid` may be
+/// `"self"`); 0 when it cannot be read.
+pub(crate) fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces: count fields after its closing `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the `)`; USER_HZ = 100.
+    (ticks(11) + ticks(12)) / 100.0
+}
