@@ -1,4 +1,4 @@
-//! The command line: `serve`, `gen-data`, `emulate`, `token new`.
+//! The command line: `serve`, `gen-data`, `emulate`, `token new`, `client`, `probe`.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -25,6 +25,28 @@ pub enum Command {
     /// Manage bearer tokens (`auth.tokens_file`).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Call a running server: list, describe, select, SQL, analytics, endpoints, queries.
+    Client(crate::client::ClientArgs),
+    /// Exit 0 if a running server's HTTP port answers `/readyz` (or `--path`) with 2xx: a
+    /// container health check without curl.
+    Probe(ProbeArgs),
+}
+
+/// `vastgate probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The HTTP port: `HOST:PORT`, or a URL (`https://…` when `server.tls` is on).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
+    pub http: String,
+    /// The path asked.
+    #[arg(long, default_value = "/readyz")]
+    pub path: String,
+    /// PEM certificates to trust for https besides the built-in roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Give up after this long.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    pub timeout: std::time::Duration,
 }
 
 /// `vastgate token …`.
@@ -95,6 +117,9 @@ pub struct EmulateArgs {
     /// Bucket name.
     #[arg(long, default_value = "vastgate")]
     pub bucket: String,
+    /// Generate the demo dataset into the data folder first if it holds no tables.
+    #[arg(long)]
+    pub demo: bool,
     /// Access key clients must sign with.
     #[arg(long, default_value = "vastgate")]
     pub access_key: String,

@@ -140,6 +140,9 @@ struct Shared {
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_queue: usize,
+    workers: usize,
+    /// Requests refused because `max_queue` were waiting already.
+    refused: AtomicU64,
     next_table: AtomicU64,
     /// Declared last: dropped after every worker connection (fields drop in order).
     _database: ffi::Database,
@@ -186,6 +189,8 @@ impl EnginePool {
                 permits: Arc::new(Semaphore::new(workers)),
                 waiting: AtomicUsize::new(0),
                 max_queue: config.max_queue,
+                workers,
+                refused: AtomicU64::new(0),
                 next_table: AtomicU64::new(0),
                 _database: database,
             }),
@@ -200,6 +205,16 @@ impl EnginePool {
     /// Requests waiting for a worker right now.
     pub fn queued(&self) -> usize {
         self.shared.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Workers in the pool.
+    pub fn workers(&self) -> usize {
+        self.shared.workers
+    }
+
+    /// Requests refused since start because the wait queue was full.
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::Relaxed)
     }
 
     /// Takes a worker (waiting if all are busy, up to `max_queue` waiters, else
@@ -299,8 +314,11 @@ impl EnginePool {
                 return Err(EngineError::Internal("the engine is shut down".to_owned()));
             }
             Err(TryAcquireError::NoPermits) => {
-                let _waiting = Waiting::enter(&shared.waiting, shared.max_queue)
-                    .map_err(|queued| EngineError::Overloaded { queued })?;
+                let _waiting =
+                    Waiting::enter(&shared.waiting, shared.max_queue).map_err(|queued| {
+                        shared.refused.fetch_add(1, Ordering::Relaxed);
+                        EngineError::Overloaded { queued }
+                    })?;
                 tokio::select! {
                     permit = Arc::clone(&shared.permits).acquire_owned() => permit.map_err(|_| {
                         EngineError::Internal("the engine is shut down".to_owned())

@@ -24,6 +24,8 @@ use arrow::{
 use parquet::{arrow::ArrowWriter, basic::Compression, file::properties::WriterProperties};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
+use crate::progress::RowProgress;
+
 /// Sensors in `demo.sensors`.
 pub const SENSORS: u32 = 20;
 /// Regions in `demo.sensors`.
@@ -113,14 +115,22 @@ pub fn generate(out: &Path, rows: u64, seed: u64) -> Result<String, GenError> {
         source,
     })?;
     let sensors = dir.join("sensors.parquet");
-    write_table(&sensors, sensors_schema(), rows, |offset, len| {
-        sensors_batch(seed, offset, len)
-    })?;
+    write_table(
+        &sensors,
+        "demo.sensors",
+        sensors_schema(),
+        rows,
+        |offset, len| sensors_batch(seed, offset, len),
+    )?;
     let order_rows = (rows / 10).max(1_000);
     let orders = dir.join("orders.parquet");
-    write_table(&orders, orders_schema(), order_rows, |offset, len| {
-        orders_batch(seed, offset, len)
-    })?;
+    write_table(
+        &orders,
+        "demo.orders",
+        orders_schema(),
+        order_rows,
+        |offset, len| orders_batch(seed, offset, len),
+    )?;
     Ok(format!(
         "wrote demo.sensors ({rows} rows) and demo.orders ({order_rows} rows) to {} in {:.1}s",
         dir.display(),
@@ -154,6 +164,7 @@ fn holds_tables(data: &Path) -> bool {
 /// reader never sees half a table.
 fn write_table(
     path: &Path,
+    label: &str,
     schema: SchemaRef,
     rows: u64,
     batch: impl Fn(u64, usize) -> Result<RecordBatch, GenError>,
@@ -173,12 +184,15 @@ fn write_table(
         source,
     };
     let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet)?;
+    let mut progress = RowProgress::start(label, rows);
     let mut offset = 0u64;
     while offset < rows {
         let len = (rows - offset).min(BATCH_ROWS as u64) as usize;
         writer.write(&batch(offset, len)?).map_err(parquet)?;
         offset += len as u64;
+        progress.advance(len as u64);
     }
+    drop(progress);
     writer.close().map_err(parquet)?;
     fs::rename(&tmp, path).map_err(|source| GenError::Io {
         path: path.to_owned(),

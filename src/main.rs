@@ -7,7 +7,7 @@ use vastgate::{
     allocator, auth,
     cli::{Cli, Command, EmulateArgs, ServeArgs, TokenCommand},
     config::{BackendKind, Config},
-    emulator, gen_data, server,
+    emulator, gen_data, probe, server,
     state::AppState,
     telemetry,
 };
@@ -44,6 +44,20 @@ fn main() -> ExitCode {
                 }
             }
             Command::Emulate(args) => emulate(args).await,
+            Command::Client(args) => vastgate::client::run(args).await,
+            Command::Probe(args) => {
+                let ca_file = args.ca_file.as_deref();
+                match probe::probe(&args.http, &args.path, ca_file, args.timeout).await {
+                    Ok(summary) => {
+                        println!("{summary}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(why) => {
+                        eprintln!("{why}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
             Command::Token(TokenCommand::New(args)) => {
                 if args.name.trim().is_empty() {
                     eprintln!("--name must not be empty");
@@ -65,6 +79,16 @@ fn main() -> ExitCode {
 
 async fn emulate(args: EmulateArgs) -> ExitCode {
     telemetry::init(&Default::default());
+    if args.demo {
+        match gen_data::ensure_demo(&args.data) {
+            Ok(Some(summary)) => tracing::info!("{summary}"),
+            Ok(None) => {}
+            Err(err) => {
+                eprintln!("cannot write the demo dataset: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let faults = match args.faults.as_deref().map(serde_json::from_str).transpose() {
         Ok(faults) => faults.unwrap_or_default(),
         Err(err) => {

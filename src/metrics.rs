@@ -1,10 +1,103 @@
 //! The Prometheus registry and typed handles. Metric names start with `vastgate_`; labels come
 //! from closed sets (service, method, gRPC code, endpoint), never from request contents.
 
+use std::sync::{Mutex, PoisonError};
+
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
+
+/// Why a call was refused before it ran: the `reason` label of
+/// `vastgate_requests_refused_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// `server.max_concurrent_requests` running and `server.max_pending_requests` waiting.
+    Capacity,
+    /// The service drains for shutdown.
+    Draining,
+    /// No valid token or client certificate.
+    Unauthenticated,
+    /// The caller's role or schemas do not allow the call.
+    PermissionDenied,
+    /// Every DuckDB worker busy and `engine.max_queue` requests waiting.
+    EngineQueueFull,
+}
+
+impl RefusalReason {
+    /// Every reason, in the order `/metrics` lists them.
+    pub const ALL: [Self; 5] = [
+        Self::Capacity,
+        Self::Draining,
+        Self::Unauthenticated,
+        Self::PermissionDenied,
+        Self::EngineQueueFull,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Capacity => "capacity",
+            Self::Draining => "draining",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied => "permission_denied",
+            Self::EngineQueueFull => "engine_queue_full",
+        }
+    }
+}
+
+/// Counts refused calls; cheap to clone. The default counts into a registry nobody scrapes
+/// (tests of a single layer).
+#[derive(Debug, Clone)]
+pub struct Refusals {
+    counters: IntCounterVec,
+}
+
+impl Refusals {
+    fn new() -> Self {
+        let counters = IntCounterVec::new(
+            Opts::new(
+                "vastgate_requests_refused_total",
+                "Calls refused before they ran, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        // Every reason is listed from the start, so a rate() over it never lacks a series.
+        for reason in RefusalReason::ALL {
+            counters.with_label_values(&[reason.label()]);
+        }
+        Self { counters }
+    }
+
+    /// One more call refused for `reason`.
+    pub fn count(&self, reason: RefusalReason) {
+        self.counters.with_label_values(&[reason.label()]).inc();
+    }
+}
+
+impl Default for Refusals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the engine pool and the query log count themselves, read when `/metrics` is scraped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScrapeTimeReadings {
+    /// Requests waiting for a DuckDB worker.
+    pub engine_queued: usize,
+    /// DuckDB workers running a query.
+    pub engine_busy: usize,
+    /// DuckDB workers in the pool.
+    pub engine_workers: usize,
+    /// Requests the engine refused because its queue was full, since start.
+    pub engine_refused: u64,
+    /// Queries that took at least `monitor.slow_query_threshold`, since start.
+    pub slow_queries: u64,
+    /// Queries running now.
+    pub queries_running: usize,
+}
 
 /// Every metric of the service, registered in one registry.
 #[derive(Debug, Clone)]
@@ -32,6 +125,20 @@ pub struct Metrics {
     pub split_retries: IntCounter,
     /// `vastgate_scan_duration_seconds`: duration of queries that scanned a table.
     pub scan_duration: Histogram,
+    /// `vastgate_requests_refused_total{reason}`.
+    pub refused: Refusals,
+    /// `vastgate_engine_queued`.
+    engine_queued: IntGauge,
+    /// `vastgate_engine_workers_busy`.
+    engine_busy: IntGauge,
+    /// `vastgate_engine_workers`.
+    engine_workers: IntGauge,
+    /// `vastgate_slow_queries_total`.
+    slow_queries: IntCounter,
+    /// `vastgate_queries_running`.
+    queries_running: IntGauge,
+    /// Serializes [`Metrics::record_readings`], whose counters only move forward.
+    readings: std::sync::Arc<Mutex<()>>,
 }
 
 impl Metrics {
@@ -88,8 +195,34 @@ impl Metrics {
                 .buckets(buckets),
         )
         .expect("valid metric");
+        let refused = Refusals::new();
+        let engine_queued = IntGauge::new(
+            "vastgate_engine_queued",
+            "Requests waiting for a DuckDB worker",
+        )
+        .expect("valid metric");
+        let engine_busy = IntGauge::new(
+            "vastgate_engine_workers_busy",
+            "DuckDB workers running a query",
+        )
+        .expect("valid metric");
+        let engine_workers = IntGauge::new("vastgate_engine_workers", "DuckDB workers in the pool")
+            .expect("valid metric");
+        let slow_queries = IntCounter::new(
+            "vastgate_slow_queries_total",
+            "Queries that took at least monitor.slow_query_threshold",
+        )
+        .expect("valid metric");
+        let queries_running =
+            IntGauge::new("vastgate_queries_running", "Queries running now").expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(refused.counters.clone()),
+            Box::new(engine_queued.clone()),
+            Box::new(engine_busy.clone()),
+            Box::new(engine_workers.clone()),
+            Box::new(slow_queries.clone()),
+            Box::new(queries_running.clone()),
             Box::new(request_duration.clone()),
             Box::new(in_flight.clone()),
             Box::new(cache_hits.clone()),
@@ -118,7 +251,34 @@ impl Metrics {
             bytes_scanned,
             split_retries,
             scan_duration,
+            refused,
+            engine_queued,
+            engine_busy,
+            engine_workers,
+            slow_queries,
+            queries_running,
+            readings: std::sync::Arc::new(Mutex::new(())),
         }
+    }
+
+    /// Sets the series that are read off their owners at scrape time.
+    pub fn record_readings(&self, readings: ScrapeTimeReadings) {
+        let _one_at_a_time = self.readings.lock().unwrap_or_else(PoisonError::into_inner);
+        let gauge = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
+        self.engine_queued.set(gauge(readings.engine_queued));
+        self.engine_busy.set(gauge(readings.engine_busy));
+        self.engine_workers.set(gauge(readings.engine_workers));
+        self.queries_running.set(gauge(readings.queries_running));
+        let engine_refused = self
+            .refused
+            .counters
+            .with_label_values(&[RefusalReason::EngineQueueFull.label()]);
+        engine_refused.inc_by(readings.engine_refused.saturating_sub(engine_refused.get()));
+        self.slow_queries.inc_by(
+            readings
+                .slow_queries
+                .saturating_sub(self.slow_queries.get()),
+        );
     }
 
     /// Registers a backend's own series (the VAST cluster's per-endpoint metrics). A name taken

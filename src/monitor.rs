@@ -176,6 +176,8 @@ pub struct QueryLog {
     config: MonitorConfig,
     running: Mutex<HashMap<String, Arc<RunningQuery>>>,
     recent: Mutex<VecDeque<QueryRecord>>,
+    /// Slow queries since start (the ring forgets old ones; this does not).
+    slow_total: AtomicU64,
 }
 
 impl QueryLog {
@@ -185,6 +187,7 @@ impl QueryLog {
             config,
             running: Mutex::new(HashMap::new()),
             recent: Mutex::new(VecDeque::new()),
+            slow_total: AtomicU64::new(0),
         }
     }
 
@@ -244,6 +247,7 @@ impl QueryLog {
         }
         let record = query.snapshot(state, error, self.config.slow_query_threshold);
         if record.slow {
+            self.slow_total.fetch_add(1, Ordering::Relaxed);
             tracing::info!(query_id = %record.query_id, method = %record.method, table = %record.table,
                 caller = %record.caller, duration_ms = record.duration_ms, rows = record.rows_scanned,
             "slow query");
@@ -316,6 +320,11 @@ impl QueryLog {
             .lock()
             .map(|r| r.iter().rev().take(limit).cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Queries that finished slow since start.
+    pub fn slow_total(&self) -> u64 {
+        self.slow_total.load(Ordering::Relaxed)
     }
 
     /// Finished queries at least `min` long (default: the slow threshold), slowest first.

@@ -65,7 +65,7 @@ pub enum ServeError {
 }
 
 /// Largest gRPC message accepted or sent (Select chunks and Flight messages stay under it).
-const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Turns Nagle's algorithm off on an accepted connection. With it on, the last segment of a
 /// large response waits for the client's delayed ACK.
@@ -124,12 +124,14 @@ pub async fn serve(
 
     let admission =
         admission::AdmissionLayer::new(config.max_concurrent_requests, config.max_pending_requests)
-            .draining(state.draining.clone());
+            .draining(state.draining.clone())
+            .counting(state.metrics.refused.clone());
     let layers = tower::ServiceBuilder::new()
         .layer(observe::ObserveLayer::new(state.metrics.clone()))
-        .layer(authenticate::AuthenticateLayer::new(Arc::clone(
-            &state.gate,
-        )))
+        .layer(authenticate::AuthenticateLayer::new(
+            Arc::clone(&state.gate),
+            state.metrics.refused.clone(),
+        ))
         .layer(admission.clone())
         .into_inner();
 

@@ -28,7 +28,7 @@ mod read_tx;
 pub(crate) mod request;
 pub(crate) mod response;
 mod scan;
-mod tls;
+pub(crate) mod tls;
 mod tx;
 
 use std::{future::Future, sync::Arc};

@@ -15,7 +15,10 @@ use tokio_util::sync::CancellationToken;
 use tower::{Layer, Service, ServiceExt};
 
 use super::body::{Finisher, ObservedBody};
-use crate::waiting::Waiting;
+use crate::{
+    metrics::{RefusalReason, Refusals},
+    waiting::Waiting,
+};
 
 /// Builds [`Admission`] services sharing one set of slots.
 #[derive(Debug, Clone)]
@@ -25,6 +28,7 @@ pub(crate) struct AdmissionLayer {
     waiting: Arc<AtomicUsize>,
     max_pending: usize,
     draining: CancellationToken,
+    refusals: Refusals,
 }
 
 impl AdmissionLayer {
@@ -35,7 +39,14 @@ impl AdmissionLayer {
             waiting: Arc::new(AtomicUsize::new(0)),
             max_pending,
             draining: CancellationToken::new(),
+            refusals: Refusals::default(),
         }
+    }
+
+    /// Counts refused calls into `refusals`.
+    pub(crate) fn counting(mut self, refusals: Refusals) -> Self {
+        self.refusals = refusals;
+        self
     }
 
     /// Refuses new calls once `draining` is cancelled.
@@ -103,6 +114,7 @@ where
         Box::pin(async move {
             let path = request.uri().path();
             if layer.draining.is_cancelled() && !path.starts_with("/grpc.health.v1.") {
+                layer.refusals.count(RefusalReason::Draining);
                 return Ok(tonic::Status::unavailable(
                     "vastgate is shutting down; retry on another replica",
                 )
@@ -115,6 +127,7 @@ where
                 Ok(permit) => permit,
                 Err(_) => {
                     let Ok(waiting) = Waiting::enter(&layer.waiting, layer.max_pending) else {
+                        layer.refusals.count(RefusalReason::Capacity);
                         return Ok(tonic::Status::resource_exhausted(
                             "vastgate is at capacity (server.max_concurrent_requests running and \
                              server.max_pending_requests waiting); retry with backoff",

@@ -11,17 +11,21 @@ use futures::future::{BoxFuture, Either};
 use tower::{Layer, Service};
 
 use super::tls::PeerInfo;
-use crate::auth::{self, Gate, Refusal};
+use crate::{
+    auth::{self, Gate, Refusal},
+    metrics::{RefusalReason, Refusals},
+};
 
 /// Builds [`Authenticate`] services sharing one gate.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthenticateLayer {
     gate: Arc<Gate>,
+    refusals: Refusals,
 }
 
 impl AuthenticateLayer {
-    pub(crate) fn new(gate: Arc<Gate>) -> Self {
-        Self { gate }
+    pub(crate) fn new(gate: Arc<Gate>, refusals: Refusals) -> Self {
+        Self { gate, refusals }
     }
 }
 
@@ -32,6 +36,7 @@ impl<S> Layer<S> for AuthenticateLayer {
         Authenticate {
             inner,
             gate: Arc::clone(&self.gate),
+            refusals: self.refusals.clone(),
         }
     }
 }
@@ -41,6 +46,7 @@ impl<S> Layer<S> for AuthenticateLayer {
 pub(crate) struct Authenticate<S> {
     inner: S,
     gate: Arc<Gate>,
+    refusals: Refusals,
 }
 
 impl<S, B> Service<http::Request<B>> for Authenticate<S>
@@ -79,10 +85,17 @@ where
             }
             Err(refusal) => {
                 tracing::debug!(path, %refusal, "call refused at the gate");
-                let status = match refusal {
-                    Refusal::Unauthenticated(m) => tonic::Status::unauthenticated(m),
-                    Refusal::PermissionDenied(m) => tonic::Status::permission_denied(m),
+                let (status, reason) = match refusal {
+                    Refusal::Unauthenticated(m) => (
+                        tonic::Status::unauthenticated(m),
+                        RefusalReason::Unauthenticated,
+                    ),
+                    Refusal::PermissionDenied(m) => (
+                        tonic::Status::permission_denied(m),
+                        RefusalReason::PermissionDenied,
+                    ),
                 };
+                self.refusals.count(reason);
                 Either::Right(Box::pin(async move { Ok(status.into_http()) }))
             }
         }

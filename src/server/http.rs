@@ -12,7 +12,7 @@ use axum::{
 };
 use subtle::ConstantTimeEq;
 
-use crate::state::AppState;
+use crate::{metrics::ScrapeTimeReadings, state::AppState};
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -45,6 +45,15 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
         .metrics
         .cache_entries
         .set(i64::try_from(stats.entries).unwrap_or(i64::MAX));
+    let engine = &state.engine;
+    state.metrics.record_readings(ScrapeTimeReadings {
+        engine_queued: engine.queued(),
+        engine_busy: engine.workers().saturating_sub(engine.idle_workers()),
+        engine_workers: engine.workers(),
+        engine_refused: engine.refused(),
+        slow_queries: state.queries.slow_total(),
+        queries_running: state.queries.running_count(),
+    });
     (
         [(
             axum::http::header::CONTENT_TYPE,

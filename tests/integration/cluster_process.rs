@@ -25,8 +25,8 @@ const PROCESS_CLUSTER: &str = "request_timeout = \"60s\"\n\
     [exec]\nrows_per_split = 100000\nlimit_rows_per_sub_split = 20000\nsplit_attempts = 1\n";
 
 /// `vastgate emulate` as a child process on a fixed loopback port, killed on drop.
-struct EmulatorProcess {
-    url: String,
+pub(crate) struct EmulatorProcess {
+    pub(crate) url: String,
     listen: String,
     data: &'static Path,
     faults: String,
@@ -36,7 +36,7 @@ struct EmulatorProcess {
 impl EmulatorProcess {
     /// Starts an emulator over `data` whose every answer waits `latency_ms` (a scan then lasts
     /// long enough to be interrupted).
-    fn start(data: &'static Path, latency_ms: u64) -> Self {
+    pub(crate) fn start(data: &'static Path, latency_ms: u64) -> Self {
         // The port stays ours across restarts: bind, note it, release it for the child.
         let listen = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -54,7 +54,7 @@ impl EmulatorProcess {
     }
 
     /// (Re)starts the process and waits until it accepts connections.
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_vastgate"))
             .args(["emulate", "--data"])
             .arg(self.data)
@@ -78,7 +78,7 @@ impl EmulatorProcess {
     }
 
     /// SIGKILL, and reap the process.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

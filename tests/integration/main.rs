@@ -3,8 +3,11 @@
 
 mod admin;
 mod analytics;
+mod binary;
+mod client;
 mod cluster;
 mod cluster_process;
+mod deploy;
 mod flight;
 mod flight_sql;
 mod flight_sql_statements;
