@@ -49,7 +49,7 @@ def main():
     panels = dashboard["panels"]
     rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
     unit_height = 0.32
-    figure = plt.figure(figsize=(24 * 0.75, rows * unit_height), facecolor=BACKGROUND)
+    figure = plt.figure(figsize=(24 * 0.75, (rows + 1) * unit_height), facecolor=BACKGROUND)
     end = time.time()
     start = end - args.minutes * 60
     step = max(5, int(args.minutes * 60 / 120))
@@ -59,14 +59,15 @@ def main():
     def place(grid):
         left = grid["x"] / 24 + 0.004
         width = grid["w"] / 24 - 0.012
-        top = 1 - (grid["y"] + 0.9) / (rows + 1)
-        height = grid["h"] / (rows + 1) - 0.028
+        # One grid unit of headroom above the first row for the title.
+        top = 1 - (grid["y"] + 1.9) / (rows + 2)
+        height = grid["h"] / (rows + 2) - 0.028
         return [left, top - height, width, height]
 
     for panel in panels:
         grid = panel["gridPos"]
         if panel["type"] == "row":
-            figure.text(grid["x"] / 24 + 0.004, 1 - (grid["y"] + 0.75) / (rows + 1), panel["title"],
+            figure.text(grid["x"] / 24 + 0.004, 1 - (grid["y"] + 1.75) / (rows + 2), panel["title"],
                         color=TEXT, fontsize=12, weight="bold")
             continue
         axes = figure.add_axes(place(grid), facecolor=PANEL)
