@@ -31,12 +31,15 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (ours, ceiling) = runtime.block_on(async {
-        let vastgate = common::start(data, |_| {}).await.to_string();
+    let (ours, (ceiling, decode_cpu)) = runtime.block_on(async {
         let ceiling = serve_ceiling(&parquet).await;
+        let vastgate = common::start(data, |_| {}).await.to_string();
         (vastgate, ceiling)
     });
-    let pull = |addr: &str, path: &[&str]| -> (f64, f64, f64, String) {
+    // Both servers live in this process and the puller in its own: this process's CPU during a
+    // pull is the serving server's (3 pulls per call).
+    let pull = |addr: &str, path: &[&str]| -> (f64, f64, f64, String, f64) {
+        let cpu_before = common::cpu_seconds("self");
         let out = Command::new(&python)
             // numpy (imported by pyarrow) starts OpenBLAS threads that spin on the 2 vCPUs.
             .env("OPENBLAS_NUM_THREADS", "1")
@@ -53,6 +56,7 @@ fn main() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let server_cpu = (common::cpu_seconds("self") - cpu_before) / 3.0;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         let v: Vec<&str> = text.split_whitespace().collect();
         (
@@ -60,16 +64,20 @@ fn main() {
             v[1].parse().unwrap(),
             v[2].parse().unwrap(),
             v[3].to_owned(),
+            server_cpu,
         )
     };
     // Alternate the two servers so that load drifts on this 2-vCPU machine hit both alike.
     let mut ratios = Vec::new();
-    let mut best_ours: Option<(f64, f64, f64, String)> = None;
-    let mut best_ceiling: Option<(f64, f64, f64, String)> = None;
+    let mut best_ours: Option<(f64, f64, f64, String, f64)> = None;
+    let mut best_ceiling: Option<(f64, f64, f64, String, f64)> = None;
+    let (mut cpu_ours, mut cpu_ceiling) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let c = pull(&ceiling, &["ceiling"]);
         let o = pull(&ours, &["demo", "sensors"]);
         ratios.push(c.1 / o.1);
+        cpu_ceiling.push(c.4 / c.0);
+        cpu_ours.push(o.4 / o.0);
         if best_ceiling.as_ref().is_none_or(|b| c.1 < b.1) {
             best_ceiling = Some(c);
         }
@@ -77,8 +85,13 @@ fn main() {
             best_ours = Some(o);
         }
     }
-    let (rows, secs, bytes, endpoints) = best_ours.expect("ROUNDS > 0");
-    let (c_rows, c_secs, c_bytes, c_endpoints) = best_ceiling.expect("ROUNDS > 0");
+    let (rows, secs, bytes, endpoints, _) = best_ours.expect("ROUNDS > 0");
+    let (c_rows, c_secs, c_bytes, c_endpoints, _) = best_ceiling.expect("ROUNDS > 0");
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (cpu_ours, cpu_ceiling) = (median(&mut cpu_ours), median(&mut cpu_ceiling));
     ratios.sort_by(f64::total_cmp);
     println!(
         "| server | endpoints | rows | seconds (best) | Mrows/s | GB/s (Arrow) | share of ceiling (best vs best) |"
@@ -107,12 +120,41 @@ fn main() {
     );
     println!();
     println!(
+        "Server CPU per 10M rows pulled (median of the rounds' means, from /proc/self/stat): \
+         ceiling {:.3} s, vastgate {:.3} s, {:.2}x",
+        cpu_ceiling * 1e7,
+        cpu_ours * 1e7,
+        cpu_ours / cpu_ceiling
+    );
+    println!(
+        "Decoding the Parquet file into those batches (parquet-rs, one thread, batches dropped): \
+         {decode_cpu:.3} s CPU; vastgate less that: {:.3} s, {:.2}x the ceiling",
+        cpu_ours * 1e7 - decode_cpu,
+        (cpu_ours * 1e7 - decode_cpu) / (cpu_ceiling * 1e7)
+    );
+    println!();
+    println!(
         "Peak RSS of the benchmark process: {:.0} MiB",
         common::peak_rss_mib()
     );
 }
 
-async fn serve_ceiling(parquet: &std::path::Path) -> String {
+/// The ceiling server's address, and the CPU seconds of decoding the Parquet file into its
+/// batches once more, each batch dropped as it comes (what vastgate pays per pull and the
+/// ceiling only once; the load itself also pays for faulting in a gigabyte of new memory).
+async fn serve_ceiling(parquet: &std::path::Path) -> (String, f64) {
+    let read = || {
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(parquet).unwrap(),
+        )
+        .unwrap()
+        .with_batch_size(vastgate::config::LocalConfig::default().batch_rows)
+        .build()
+        .unwrap()
+    };
+    let cpu_before = common::cpu_seconds("self");
+    read().for_each(|batch| drop(batch.unwrap()));
+    let decode_cpu = common::cpu_seconds("self") - cpu_before;
     let file = std::fs::File::open(parquet).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
@@ -135,7 +177,7 @@ async fn serve_ceiling(parquet: &std::path::Path) -> String {
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             ),
     );
-    addr
+    (addr, decode_cpu)
 }
 
 /// Serves preloaded batches: endpoint `i` streams every `CEILING_ENDPOINTS`-th batch from `i`.

@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::{ACCESS, BIN, BUCKET, Process, SECRET, emulator, free_port, wait_for};
+
 use std::{
     net::SocketAddr,
     path::Path,
@@ -23,62 +25,7 @@ use vastgate::proto::{
     filter::Kind, literal::Value,
 };
 
-const BUCKET: &str = "bench";
-const ACCESS: &str = "bench-access";
-const SECRET: &str = "bench-secret";
 const RUNS: usize = 3;
-const BIN: &str = env!("CARGO_BIN_EXE_vastgate");
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Process {
-    fn cpu_seconds(&self) -> f64 {
-        common::cpu_seconds(&self.0.id().to_string())
-    }
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn wait_for(addr: SocketAddr) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{addr} never listened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn emulator(data: &Path) -> (Process, String) {
-    let addr = free_port();
-    let child = Command::new(BIN)
-        .args(["emulate", "--data"])
-        .arg(data)
-        .args(["--listen", &addr.to_string(), "--bucket", BUCKET])
-        .args(["--access-key", ACCESS, "--secret-key", SECRET])
-        // Encoded pages from memory after the first read: the clients are measured.
-        .args(["--page-cache-mb", "2048"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(addr);
-    (Process(child), format!("http://{addr}"))
-}
 
 fn vastgate(url: &str, dir: &Path) -> (Process, SocketAddr) {
     let grpc = free_port();

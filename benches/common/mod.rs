@@ -104,3 +104,65 @@ pub(crate) fn cpu_seconds(pid: &str) -> f64 {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the `)`; USER_HZ = 100.
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// The `vastgate` binary the benchmarks start as child processes.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_vastgate");
+/// Bucket and keys of the benchmarks' emulators.
+pub(crate) const BUCKET: &str = "bench";
+pub(crate) const ACCESS: &str = "bench-access";
+pub(crate) const SECRET: &str = "bench-secret";
+
+/// A child process killed when dropped.
+pub(crate) struct Process(pub(crate) std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    /// CPU seconds the process has used so far.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&self.0.id().to_string())
+    }
+}
+
+/// A free loopback port.
+pub(crate) fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Waits until something listens on `addr`.
+pub(crate) fn wait_for(addr: std::net::SocketAddr) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{addr} never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `vastgate emulate` over `data` as a child process with its page cache on (encoded pages
+/// from memory after the first read, so the clients are measured); its URL.
+pub(crate) fn emulator(data: &std::path::Path) -> (Process, String) {
+    let addr = free_port();
+    let child = std::process::Command::new(BIN)
+        .args(["emulate", "--data"])
+        .arg(data)
+        .args(["--listen", &addr.to_string(), "--bucket", BUCKET])
+        .args(["--access-key", ACCESS, "--secret-key", SECRET])
+        .args(["--page-cache-mb", "2048"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(addr);
+    (Process(child), format!("http://{addr}"))
+}
