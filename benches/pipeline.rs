@@ -15,8 +15,8 @@ use common::{ACCESS, BIN, BUCKET, Process, SECRET, emulator, free_port, wait_for
 use std::{
     net::SocketAddr,
     path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
+    time::Instant,
 };
 
 use tonic::transport::Channel;

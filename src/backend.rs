@@ -87,28 +87,57 @@ pub struct ScanRequest {
     pub endpoints: EndpointLog,
 }
 
-/// The endpoints that served a scan, shared by every clone (and so by every split).
+/// The endpoints that served a scan, and each split, shared by every clone (and so by every
+/// split).
 #[derive(Debug, Clone, Default)]
-pub struct EndpointLog(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+pub struct EndpointLog(std::sync::Arc<std::sync::Mutex<Endpoints>>);
+
+#[derive(Debug, Default)]
+struct Endpoints {
+    /// In first-use order.
+    all: Vec<String>,
+    /// Per split index, in first-use order.
+    by_split: std::collections::BTreeMap<u32, Vec<String>>,
+    /// Splits whose read was hedged on a second endpoint.
+    hedged: std::collections::BTreeSet<u32>,
+}
 
 impl EndpointLog {
-    /// Notes `endpoint` (once).
-    pub fn add(&self, endpoint: &str) {
-        let mut list = self
-            .0
+    fn lock(&self) -> std::sync::MutexGuard<'_, Endpoints> {
+        self.0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !list.iter().any(|e| e == endpoint) {
-            list.push(endpoint.to_owned());
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Notes that `endpoint` served pages of `split` (once each).
+    pub fn add(&self, split: u32, endpoint: &str) {
+        let mut log = self.lock();
+        if !log.all.iter().any(|e| e == endpoint) {
+            log.all.push(endpoint.to_owned());
         }
+        let of_split = log.by_split.entry(split).or_default();
+        if !of_split.iter().any(|e| e == endpoint) {
+            of_split.push(endpoint.to_owned());
+        }
+    }
+
+    /// Notes that the read of `split` was hedged on another endpoint.
+    pub fn hedged(&self, split: u32) {
+        self.lock().hedged.insert(split);
     }
 
     /// The endpoints noted so far, in first-use order.
     pub fn list(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.lock().all.clone()
+    }
+
+    /// The endpoints that served `split`, and whether its read was hedged.
+    pub fn of_split(&self, split: u32) -> (Vec<String>, bool) {
+        let log = self.lock();
+        (
+            log.by_split.get(&split).cloned().unwrap_or_default(),
+            log.hedged.contains(&split),
+        )
     }
 }
 

@@ -5,7 +5,10 @@
 //! hands the receiving end to the caller. Dropping that stream (client disconnect), cancelling
 //! the token (`CancelQuery`, deadline) or a split failing for good stops every split.
 
+mod progress;
 mod split;
+
+pub use progress::{SplitLog, SplitRecord, SplitState};
 
 use std::sync::{
     Arc,
@@ -68,6 +71,19 @@ pub struct ScanStats {
     pub endpoints: EndpointLog,
     /// Most rows the scan may deliver (`limits.max_rows_per_query`; 0: no limit).
     pub max_rows: AtomicU64,
+    /// Each split's progress.
+    pub splits: SplitLog,
+}
+
+impl ScanStats {
+    /// Each split's record, with the endpoints that served it.
+    pub fn split_records(&self) -> Vec<SplitRecord> {
+        let mut records = self.splits.snapshot();
+        for record in &mut records {
+            (record.endpoints, record.hedged) = self.endpoints.of_split(record.index);
+        }
+        records
+    }
 }
 
 /// What to read: the output of `plan`.
@@ -123,6 +139,7 @@ impl Executor {
         stats: Arc<ScanStats>,
     ) -> BatchStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity);
+        stats.splits.queue(&splits);
         let mut plan = plan;
         plan.request.endpoints = stats.endpoints.clone();
         let runner = split::SplitRunner {

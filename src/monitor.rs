@@ -3,6 +3,7 @@
 
 mod export;
 mod trends;
+pub mod watch;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -16,7 +17,10 @@ use std::{
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::MonitorConfig, exec::ScanStats};
+use crate::{
+    config::MonitorConfig,
+    exec::{ScanStats, SplitRecord},
+};
 
 pub use export::ExportFormat;
 pub use trends::TrendBucket;
@@ -73,6 +77,14 @@ pub struct QueryRecord {
     pub bytes_scanned: u64,
     /// Splits planned.
     pub splits: u32,
+    /// Splits finished.
+    pub splits_done: u32,
+    /// Where a running query is: `starting` (no split planned yet), `scanning` (splits
+    /// left), `finishing` (every split read; the engine or the reply still working); a
+    /// finished one's is its state.
+    pub phase: String,
+    /// Each split: state, endpoints, rows, bytes, retries, waits.
+    pub split_details: Vec<SplitRecord>,
     /// Endpoints that served splits.
     pub endpoints: Vec<String>,
     /// Whether table metadata came from the cache.
@@ -148,6 +160,20 @@ impl RunningQuery {
     pub fn add_rows_returned(&self, rows: u64) {
         self.rows_returned.fetch_add(rows, Ordering::Relaxed);
     }
+    fn phase(&self, state: QueryState) -> String {
+        if state != QueryState::Running {
+            return state.as_str().to_owned();
+        }
+        let planned = self.splits.load(Ordering::Relaxed);
+        let done = self.scan.splits_done.load(Ordering::Relaxed);
+        match planned {
+            0 => "starting",
+            p if done < p => "scanning",
+            _ => "finishing",
+        }
+        .to_owned()
+    }
+
     fn snapshot(&self, state: QueryState, error: String, slow_after: Duration) -> QueryRecord {
         let elapsed = self.start.elapsed();
         QueryRecord {
@@ -162,6 +188,10 @@ impl RunningQuery {
             rows_returned: self.rows_returned.load(Ordering::Relaxed),
             bytes_scanned: self.scan.bytes.load(Ordering::Relaxed),
             splits: u32::try_from(self.splits.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+            splits_done: u32::try_from(self.scan.splits_done.load(Ordering::Relaxed))
+                .unwrap_or(u32::MAX),
+            phase: self.phase(state),
+            split_details: self.scan.split_records(),
             endpoints: self.scan.endpoints.list(),
             cache_hit: self.cache_hit.load(Ordering::Relaxed),
             slow: elapsed >= slow_after,
@@ -312,6 +342,26 @@ impl QueryLog {
             .unwrap_or_default();
         out.sort_by_key(|q| q.started);
         out
+    }
+
+    /// The query `query_id`, running or among the recent ones.
+    pub fn get(&self, query_id: &str) -> Option<QueryRecord> {
+        let running = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.get(query_id).cloned());
+        if let Some(query) = running {
+            return Some(query.snapshot(
+                QueryState::Running,
+                String::new(),
+                self.config.slow_query_threshold,
+            ));
+        }
+        self.recent
+            .lock()
+            .ok()
+            .and_then(|r| r.iter().rev().find(|q| q.query_id == query_id).cloned())
     }
 
     /// The most recent finished queries, newest first.

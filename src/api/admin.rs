@@ -2,12 +2,13 @@
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
+use futures::{StreamExt, stream::BoxStream};
 use tonic::{Request, Response, Status};
 
 use super::convert;
 use crate::{
     error::Error,
-    monitor::{ExportFormat, QueryRecord},
+    monitor::{ExportFormat, QueryRecord, watch},
     proto::{self, admin_service_server::AdminService},
     request,
     state::AppState,
@@ -26,8 +27,33 @@ impl AdminApi {
     }
 }
 
-fn query_info(r: QueryRecord) -> proto::QueryInfo {
+/// A query as lists show it: without its splits' records.
+fn query_info(mut r: QueryRecord) -> proto::QueryInfo {
+    r.split_details.clear();
+    query_detail(r)
+}
+
+/// A query with every split's record.
+fn query_detail(r: QueryRecord) -> proto::QueryInfo {
     proto::QueryInfo {
+        splits_done: r.splits_done,
+        phase: r.phase,
+        split_details: r
+            .split_details
+            .into_iter()
+            .map(|s| proto::SplitInfo {
+                index: s.index,
+                state: s.state.as_str().to_owned(),
+                endpoints: s.endpoints,
+                hedged: s.hedged,
+                rows: s.rows,
+                bytes: s.bytes,
+                retries: s.retries,
+                backend_wait_ms: s.backend_wait_ms,
+                consumer_wait_ms: s.consumer_wait_ms,
+                pages: s.pages,
+            })
+            .collect(),
         query_id: r.query_id,
         method: r.method,
         table: r.table,
@@ -44,6 +70,23 @@ fn query_info(r: QueryRecord) -> proto::QueryInfo {
         error: r.error,
         caller: r.caller,
     }
+}
+
+/// The query `query_id` if the caller may see it.
+fn visible_query(
+    state: &AppState,
+    query_id: &str,
+    owner: Option<&str>,
+) -> Result<QueryRecord, Status> {
+    state
+        .queries
+        .get(query_id)
+        .filter(|q| owner.is_none_or(|o| q.caller == o))
+        .ok_or_else(|| {
+            Status::not_found(format!(
+                "no query `{query_id}` among the running and recent ones; see ListQueries"
+            ))
+        })
 }
 
 /// The caller whose queries alone a request may see and cancel: `None` for an admin.
@@ -139,6 +182,44 @@ impl AdminService for AdminApi {
         Ok(Response::new(proto::InvalidateCacheResponse {
             invalidated,
         }))
+    }
+
+    async fn get_query(
+        &self,
+        request: Request<proto::GetQueryRequest>,
+    ) -> Result<Response<proto::GetQueryResponse>, Status> {
+        let owner = own_queries_only(&request);
+        let query_id = request.into_inner().query_id;
+        let query = visible_query(&self.state, &query_id, owner.as_deref())?;
+        Ok(Response::new(proto::GetQueryResponse {
+            query: Some(query_detail(query)),
+        }))
+    }
+
+    type WatchQueryStream = BoxStream<'static, Result<proto::GetQueryResponse, Status>>;
+
+    async fn watch_query(
+        &self,
+        request: Request<proto::WatchQueryRequest>,
+    ) -> Result<Response<Self::WatchQueryStream>, Status> {
+        let owner = own_queries_only(&request);
+        let req = request.into_inner();
+        // Unknown (or someone else's) query: NOT_FOUND now, not an empty stream.
+        visible_query(&self.state, &req.query_id, owner.as_deref())?;
+        let interval = Duration::from_millis(u64::from(if req.interval_ms == 0 {
+            250
+        } else {
+            req.interval_ms.max(10)
+        }));
+        let state = Arc::clone(&self.state);
+        let query_id = req.query_id;
+        let snapshots =
+            watch::snapshots(move || state.queries.get(&query_id), interval).map(|query| {
+                Ok(proto::GetQueryResponse {
+                    query: Some(query_detail(query)),
+                })
+            });
+        Ok(Response::new(snapshots.boxed()))
     }
 
     async fn list_queries(

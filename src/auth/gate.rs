@@ -186,7 +186,8 @@ fn bearer_token(value: &[u8]) -> Option<&str> {
 }
 
 /// Whether `caller` may call the gRPC method at `path` (`/package.Service/Method`).
-/// Readers get everything but AdminService, where they may list and cancel their own queries.
+/// Readers get everything but AdminService, where they may list, watch and cancel their own
+/// queries.
 pub fn may_call(caller: &Caller, path: &str) -> Result<(), Refusal> {
     if caller.is_admin() {
         return Ok(());
@@ -194,7 +195,10 @@ pub fn may_call(caller: &Caller, path: &str) -> Result<(), Refusal> {
     let Some(method) = path.strip_prefix("/vastgate.v1.AdminService/") else {
         return Ok(());
     };
-    if matches!(method, "ListQueries" | "CancelQuery") {
+    if matches!(
+        method,
+        "ListQueries" | "CancelQuery" | "GetQuery" | "WatchQuery"
+    ) {
         return Ok(());
     }
     Err(Refusal::PermissionDenied(format!(

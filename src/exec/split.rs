@@ -1,11 +1,14 @@
 //! One split: read it, retry it when the backend says a retry may help.
 
-use std::sync::{Arc, atomic::Ordering};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Instant,
+};
 
 use arrow::record_batch::RecordBatch;
 use futures::{StreamExt, stream::BoxStream};
 
-use super::{ExecError, ScanPlan, ScanStats};
+use super::{ExecError, ScanPlan, ScanStats, SplitState};
 use crate::backend::{Backend, Split};
 
 /// Everything a split needs, shared by all splits of one scan.
@@ -26,26 +29,42 @@ impl SplitRunner {
         let stats = Arc::clone(&self.stats);
         let attempts = self.attempts.max(1);
         async_stream(move |tx| async move {
+            let log = &stats.splits;
             let mut attempt = 0;
             'attempts: loop {
                 attempt += 1;
+                log.set_state(split.index, SplitState::Running);
                 let mut delivered = false;
                 let mut stream = backend.scan(&plan.table, &plan.meta, &plan.request, split);
-                while let Some(item) = stream.next().await {
+                loop {
+                    let asked = Instant::now();
+                    let Some(item) = stream.next().await else {
+                        log.waited(split.index, asked.elapsed());
+                        break;
+                    };
+                    let backend_wait = asked.elapsed();
                     match item {
                         Ok(batch) => {
                             delivered = true;
+                            let (rows, bytes) = (
+                                batch.num_rows() as u64,
+                                batch.get_array_memory_size() as u64,
+                            );
+                            let handed = Instant::now();
                             if tx.send(Ok(batch)).await.is_err() {
                                 return;
                             }
+                            log.delivered(split.index, rows, bytes, backend_wait, handed.elapsed());
                         }
                         Err(err) if err.is_retryable() && !delivered && attempt < attempts => {
                             stats.retries.fetch_add(1, Ordering::Relaxed);
+                            log.retried(split.index);
                             tracing::warn!(table = %plan.table, split = split.index, attempt, error = %err, "retrying split");
                             tokio::time::sleep(backoff(attempt)).await;
                             continue 'attempts;
                         }
                         Err(source) => {
+                            log.set_state(split.index, SplitState::Failed);
                             let _ = tx
                                 .send(Err(ExecError::Split {
                                     table: plan.table.to_string(),
@@ -58,6 +77,7 @@ impl SplitRunner {
                     }
                 }
                 stats.splits_done.fetch_add(1, Ordering::Relaxed);
+                log.set_state(split.index, SplitState::Done);
                 return;
             }
         })

@@ -17,6 +17,7 @@ mod lifecycle;
 mod overload;
 mod python;
 mod query;
+mod recorder;
 mod referee;
 mod security;
 mod tls;

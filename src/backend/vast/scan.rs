@@ -308,6 +308,7 @@ impl Job {
                     if avoid.is_some() && Some(other.index) != avoid && cluster.hedging().try_hedge() {
                         tracing::debug!(split = self.split.index, endpoint = %other.url, "{}: hedging a straggling split read", self.table);
                         cluster.hedged(&other);
+                        self.endpoints.hedged(self.split.index);
                         hedge = Some(self.attempt(Target::Member(other), txid, starts));
                     } else {
                         may_hedge = false;
@@ -327,7 +328,7 @@ impl Job {
             }
             if let Some(member) = primary.member().and_then(|i| cluster.member(i)) {
                 member.stats.page_gap(last_page.elapsed());
-                self.endpoints.add(&member.url);
+                self.endpoints.add(self.split.index, &member.url);
             }
             let serving = primary.member();
             let location = || {
