@@ -14,6 +14,7 @@ mod health;
 mod http;
 mod observe;
 mod reload;
+mod status_page;
 mod tls;
 
 pub use tls::TlsError;

@@ -1,5 +1,6 @@
-//! The HTTP port: `/metrics` (Prometheus text; a bearer token when `server.metrics_token` is
-//! set), `/healthz` (alive), `/readyz` (can serve: not draining, backend reachable).
+//! The HTTP port: `/` (the status page, `status_page.rs`), `/metrics` (Prometheus text; a
+//! bearer token when `server.metrics_token` is set), `/healthz` (alive), `/readyz` (can serve:
+//! not draining, backend reachable).
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::{metrics::ScrapeTimeReadings, state::AppState};
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/", get(super::status_page::page))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))

@@ -20,6 +20,7 @@ mod query;
 mod recorder;
 mod referee;
 mod security;
+mod status_page;
 mod tls;
 mod vast;
 mod vast_sdk;
