@@ -51,6 +51,12 @@ pub struct CacheStats {
     pub misses: u64,
     /// Entries dropped by TTL or size.
     pub evictions: u64,
+    /// Of which dropped because their TTL ran out.
+    pub expirations: u64,
+    /// Of which dropped to stay within `catalog.max_entries`.
+    pub size_evictions: u64,
+    /// Approximate memory the entries hold (see [`approximate_bytes`]).
+    pub approximate_bytes: u64,
 }
 
 impl CacheStats {
@@ -70,6 +76,8 @@ struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
     evictions: AtomicU64,
+    expirations: AtomicU64,
+    size_evictions: AtomicU64,
 }
 
 /// The table metadata cache in front of a backend.
@@ -102,10 +110,14 @@ impl Catalog {
             .max_capacity(config.max_entries)
             .time_to_live(config.ttl)
             .eviction_listener(move |_key, _value, cause| {
-                if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
-                    listener_counters.evictions.fetch_add(1, Ordering::Relaxed);
-                    listener_metrics.cache_evictions.inc();
-                }
+                let counter = match cause {
+                    RemovalCause::Expired => &listener_counters.expirations,
+                    RemovalCause::Size => &listener_counters.size_evictions,
+                    RemovalCause::Explicit | RemovalCause::Replaced => return,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                listener_counters.evictions.fetch_add(1, Ordering::Relaxed);
+                listener_metrics.cache_evictions.inc();
             })
             .build();
         Self {
@@ -219,13 +231,42 @@ impl Catalog {
     /// Current counters.
     pub async fn stats(&self) -> CacheStats {
         self.cache.run_pending_tasks().await;
+        let counters = &self.counters;
         CacheStats {
             entries: self.cache.entry_count(),
-            hits: self.counters.hits.load(Ordering::Relaxed),
-            misses: self.counters.misses.load(Ordering::Relaxed),
-            evictions: self.counters.evictions.load(Ordering::Relaxed),
+            hits: counters.hits.load(Ordering::Relaxed),
+            misses: counters.misses.load(Ordering::Relaxed),
+            evictions: counters.evictions.load(Ordering::Relaxed),
+            expirations: counters.expirations.load(Ordering::Relaxed),
+            size_evictions: counters.size_evictions.load(Ordering::Relaxed),
+            approximate_bytes: self
+                .cache
+                .iter()
+                .map(|(table, cached)| approximate_bytes(&table, &cached))
+                .sum(),
         }
     }
+}
+
+/// What one entry holds, roughly: its key, the schema's names and types, the statistics. The
+/// cache is bounded by entry count (`catalog.max_entries`), so this weighs for reporting only.
+pub fn approximate_bytes(table: &TableRef, cached: &CachedMeta) -> u64 {
+    let key = table.bucket.len() + table.schema.len() + table.table.len();
+    let fields: usize = cached
+        .meta
+        .schema
+        .fields()
+        .iter()
+        .map(|f| std::mem::size_of::<arrow::datatypes::Field>() + f.name().len() + 16)
+        .sum();
+    let ranges: usize = cached
+        .meta
+        .int_ranges
+        .keys()
+        .map(|name| name.len() + 2 * std::mem::size_of::<i64>() + 32)
+        .sum();
+    let fixed = std::mem::size_of::<CachedMeta>() + std::mem::size_of::<TableRef>();
+    u64::try_from(key + fields + ranges + fixed).unwrap_or(u64::MAX)
 }
 
 async fn load(backend: &dyn Backend, table: &TableRef) -> Result<Arc<CachedMeta>, BackendError> {

@@ -165,6 +165,9 @@ impl AdminService for AdminApi {
             misses: stats.misses,
             evictions: stats.evictions,
             hit_rate: stats.hit_rate(),
+            expirations: stats.expirations,
+            size_evictions: stats.size_evictions,
+            approximate_bytes: stats.approximate_bytes,
         }))
     }
 

@@ -96,3 +96,49 @@ async fn expired_entries_count_as_evictions() {
     let stats = catalog.stats().await;
     assert_eq!(stats.evictions, 1, "{stats:?}");
 }
+
+#[tokio::test]
+async fn expirations_and_size_evictions_are_counted_apart_and_memory_is_weighed() {
+    let backend = Arc::new(MemoryBackend::counting(1, 1));
+    let small = Catalog::new(
+        Arc::clone(&backend) as Arc<dyn Backend>,
+        CatalogConfig {
+            ttl: Duration::from_secs(60),
+            refresh_ahead_fraction: 0.9,
+            max_entries: 1,
+        },
+        Metrics::new(),
+    );
+    let table = |name: &str| TableRef {
+        table: name.into(),
+        ..MemoryBackend::table()
+    };
+    small.describe(&table("t"), false).await.unwrap();
+    let one = small.stats().await;
+    assert_eq!(one.entries, 1);
+    // One entry: its key (5 bytes), one field `x`, the fixed parts.
+    assert!(one.approximate_bytes > 5 + 1, "{one:?}");
+    for name in ["t2", "t3", "t4"] {
+        small.describe(&table(name), false).await.unwrap();
+        small.cache.run_pending_tasks().await;
+    }
+    let stats = small.stats().await;
+    assert!(stats.size_evictions >= 1, "{stats:?}");
+    assert_eq!(stats.expirations, 0, "{stats:?}");
+    assert_eq!(stats.evictions, stats.size_evictions);
+    assert!(stats.entries <= 1, "{stats:?}");
+
+    let short = catalog(Arc::clone(&backend), Duration::from_millis(20), 0.9);
+    short.describe(&table("t"), false).await.unwrap();
+    short.describe(&table("t2"), false).await.unwrap();
+    assert!(short.stats().await.approximate_bytes > one.approximate_bytes);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let stats = short.stats().await;
+    assert_eq!(
+        (stats.expirations, stats.size_evictions),
+        (2, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.entries, 0);
+    assert_eq!(stats.approximate_bytes, 0);
+}
