@@ -253,6 +253,37 @@ async fn execute(args: &ClientArgs) -> Result<(), Failure> {
                 .into_inner(),
             &[],
         ),
+        C::Query { query_id } => show(
+            &admin()
+                .get_query(proto::GetQueryRequest {
+                    query_id: query_id.clone(),
+                })
+                .await?
+                .into_inner(),
+            &[],
+        ),
+        C::Watch { query_id } => {
+            let mut snapshots = admin()
+                .watch_query(proto::WatchQueryRequest {
+                    query_id: query_id.clone(),
+                    interval_ms: 0,
+                })
+                .await?
+                .into_inner();
+            while let Some(snapshot) = snapshots.message().await? {
+                if let Some(q) = snapshot.query {
+                    println!(
+                        "{:>8.1}s  {:<10} splits {}/{}  rows {}",
+                        q.duration_ms / 1e3,
+                        q.phase,
+                        q.splits_done,
+                        q.splits,
+                        q.rows_scanned
+                    );
+                }
+            }
+            Ok(())
+        }
         C::Cancel { query_id } => {
             let cancelled = admin()
                 .cancel_query(proto::CancelQueryRequest {
@@ -291,6 +322,7 @@ macro_rules! shown {
 }
 
 shown!(
+    GetQueryResponse,
     ListSchemasResponse,
     ListTablesResponse,
     DescribeTableResponse,

@@ -96,6 +96,16 @@ pub enum ClientCommand {
         #[arg(long, value_name = "MS")]
         min_duration_ms: Option<f64>,
     },
+    /// One query, running or recent, with a row per split (state, endpoints, rows, waits).
+    Query {
+        /// The id `queries` shows.
+        query_id: String,
+    },
+    /// Follow a query until it ends: one line per change (phase, splits done, rows).
+    Watch {
+        /// The id `queries` shows.
+        query_id: String,
+    },
     /// Cancel a running query.
     Cancel {
         /// The id `queries` shows.

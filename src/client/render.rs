@@ -112,8 +112,10 @@ pub(super) fn render<M: prost::Message>(
         }
     }
     if lists == 0 {
-        // A response without rows (a count, a cancel) is one row of its scalars.
-        rows.push(std::mem::take(&mut notes));
+        // A response without rows of its own (a count, one query) is its scalars, one row per
+        // element of a list inside (a query's splits).
+        notes.clear();
+        rows = flatten(&dynamic, group_by);
     }
     let batch = if rows.is_empty() {
         let fields: Vec<Field> = empty_columns
@@ -141,7 +143,8 @@ fn singular(name: &str) -> String {
 /// The rows of one message: usually one; one per element of its first repeated message field.
 fn flatten(message: &DynamicMessage, group_by: &[String]) -> Vec<Row> {
     let mut base: Row = Vec::new();
-    let mut children: Option<Vec<Row>> = None;
+    // The rows of the first repeated message field, and that field's name.
+    let mut children: Option<(Vec<Row>, String)> = None;
     for field in message.descriptor().fields() {
         let value = message.get_field(&field);
         match value.as_ref() {
@@ -151,7 +154,7 @@ fn flatten(message: &DynamicMessage, group_by: &[String]) -> Vec<Row> {
                         Value::Message(m) => Some(flatten(m, group_by)),
                         _ => None,
                     });
-                    children = Some(rows.flatten().collect());
+                    children = Some((rows.flatten().collect(), field.name().to_owned()));
                 }
             }
             _ => {
@@ -168,9 +171,19 @@ fn flatten(message: &DynamicMessage, group_by: &[String]) -> Vec<Row> {
         }
     }
     match children {
-        Some(children) if !children.is_empty() => children
+        Some((children, list)) if !children.is_empty() => children
             .into_iter()
-            .map(|child| base.iter().cloned().chain(child).collect())
+            .map(|child| {
+                // A child column named like a parent's (a split's `state`) is prefixed.
+                let child = child.into_iter().map(|(name, cell)| {
+                    if base.iter().any(|(n, _)| *n == name) {
+                        (format!("{list}.{name}"), cell)
+                    } else {
+                        (name, cell)
+                    }
+                });
+                base.iter().cloned().chain(child).collect()
+            })
             .collect(),
         _ => vec![base],
     }

@@ -401,6 +401,8 @@ async fn failures_exit_with_the_grpc_code_and_say_what_to_fix() {
             "json",
             "count",
             "demo.sensors",
+            "--where",
+            "temperature > 0",
         ],
     )
     .await;
@@ -435,6 +437,22 @@ async fn failures_exit_with_the_grpc_code_and_say_what_to_fix() {
         slow.iter().any(|q| q["query_id"] == query_id.as_str()),
         "{slow:?}"
     );
+    // One query with a row per split: its splits all done, their rows adding up to the count.
+    let splits = json_lines(
+        &client(
+            &addr,
+            &["--token", admin, "--format", "json", "query", &query_id],
+        )
+        .await,
+    );
+    assert!(!splits.is_empty());
+    for split in &splits {
+        assert_eq!(split["query_id"], query_id.as_str());
+        assert_eq!(split["state"], "ok", "the query's state: {split}");
+        assert_eq!(split["split_details.state"], "done", "{split}");
+    }
+    let split_rows: u64 = splits.iter().map(|s| s["rows"].as_u64().unwrap()).sum();
+    assert_eq!(split_rows, duckdb_count("sensors", "temperature > 0"));
     let endpoints = client(&addr, &["--token", admin, "--format", "csv", "endpoints"]).await;
     assert!(
         stdout(&endpoints).lines().count() <= 1,
