@@ -120,3 +120,16 @@ fn backend_code(err: &BackendError) -> tonic::Code {
         BackendError::Data { .. } => Code::DataLoss,
     }
 }
+
+/// An error with its causes (`client error (Connect): invalid peer certificate: …`): hyper's
+/// and tonic's transport errors keep what went wrong in their sources.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

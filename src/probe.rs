@@ -41,7 +41,7 @@ pub async fn probe(
         let response = client
             .request(request)
             .await
-            .map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+            .map_err(|e| format!("GET {url}: {}", crate::error::chain(&e)))?;
         let status = response.status();
         let body = response
             .into_body()
@@ -65,15 +65,4 @@ pub async fn probe(
     } else {
         Err(summary)
     }
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -66,20 +66,8 @@ pub(super) async fn connect(
     let channel = endpoint.connect().await.map_err(|e| {
         Failure::new(
             tonic::Code::Unavailable,
-            format!("cannot connect to {addr}: {}", source_chain(&e)),
+            format!("cannot connect to {addr}: {}", crate::error::chain(&e)),
         )
     })?;
     Ok(InterceptedService::new(channel, BearerToken(token)))
-}
-
-/// An error with its causes, which tonic's transport errors keep to themselves otherwise.
-fn source_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -168,17 +168,7 @@ async fn watch_query_follows_a_slow_scan_split_by_split_to_its_end() {
         })
     };
     let mut admin = server.admin().await;
-    let query_id = loop {
-        let listed = admin
-            .list_queries(proto::ListQueriesRequest { limit: 10 })
-            .await
-            .unwrap()
-            .into_inner();
-        if let Some(q) = listed.running.iter().find(|q| q.method == "Select") {
-            break q.query_id.clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    };
+    let query_id = running_select(&mut admin).await;
     let mut watch = admin
         .watch_query(proto::WatchQueryRequest {
             query_id,
@@ -210,5 +200,22 @@ async fn watch_query_follows_a_slow_scan_split_by_split_to_its_end() {
     for split in &last.split_details {
         assert_eq!(split.endpoints, vec![emulator.url.clone()], "{split:?}");
         assert!(split.backend_wait_ms > 0.0, "{split:?}");
+    }
+}
+
+/// The id of the Select that `admin`'s server runs, once it is listed.
+pub(crate) async fn running_select(
+    admin: &mut proto::admin_service_client::AdminServiceClient<tonic::transport::Channel>,
+) -> String {
+    loop {
+        let listed = admin
+            .list_queries(proto::ListQueriesRequest { limit: 10 })
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(q) = listed.running.iter().find(|q| q.method == "Select") {
+            return q.query_id.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

@@ -67,17 +67,7 @@ async fn the_status_page_shows_a_running_query_split_by_split_in_a_real_browser(
         query_id
     });
     let mut admin = server.admin().await;
-    let query_id = loop {
-        let listed = admin
-            .list_queries(proto::ListQueriesRequest { limit: 10 })
-            .await
-            .unwrap()
-            .into_inner();
-        if let Some(q) = listed.running.iter().find(|q| q.method == "Select") {
-            break q.query_id.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let query_id = crate::recorder::running_select(&mut admin).await;
     // Until its splits are planned and queued.
     loop {
         let query = admin

@@ -202,7 +202,9 @@ impl Endpoint {
         let response = tokio::time::timeout(self.timeout, self.client.request(request))
             .await
             .map_err(|_| self.unavailable(call, format!("no answer within {:?}", self.timeout)))?
-            .map_err(|e| self.unavailable(call, format!("request failed: {}", chain(&e))))?;
+            .map_err(|e| {
+                self.unavailable(call, format!("request failed: {}", crate::error::chain(&e)))
+            })?;
         if response.status() == StatusCode::OK {
             return Ok(response);
         }
@@ -241,7 +243,10 @@ impl Endpoint {
             match frame {
                 None => return Ok(None),
                 Some(Err(e)) => {
-                    return Err(self.unavailable(call, format!("connection lost: {}", chain(&e))));
+                    return Err(self.unavailable(
+                        call,
+                        format!("connection lost: {}", crate::error::chain(&e)),
+                    ));
                 }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
@@ -283,19 +288,6 @@ impl Endpoint {
             _ => BackendError::Invalid(format!("{}: {detail}", self.url)),
         }
     }
-}
-
-/// An error with its causes (`client error (Connect): invalid peer certificate: …`): hyper's
-/// own message hides what went wrong, e.g. a certificate that does not match.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Whether an error is a 503 `SlowDown` (back off before retrying).
