@@ -16,11 +16,11 @@ use std::{sync::Arc, time::Instant};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use vastgate::{
-    backend::{Backend, TableRef, vast::VastBackend},
+    backend::{Backend, FilterReport, TableRef, vast::VastBackend},
     config::{BalanceKind, ExecConfig, HedgeConfig, VastConfig},
     emulator::{self, EmulatorConfig, FaultConfig},
     exec::{Executor, ScanStats},
-    plan::{self, ReadSpec},
+    plan::{self, QueryKind, ReadSpec},
     proto::QueryHints,
 };
 
@@ -192,6 +192,7 @@ impl Scanner {
     async fn scan(&self) {
         let meta = self.backend.describe(&self.table).await.expect("describe");
         let expected = meta.num_rows;
+        let filter = FilterReport::unpruned(&meta, None);
         let spec = ReadSpec {
             table: self.table.clone(),
             meta,
@@ -203,6 +204,10 @@ impl Scanner {
                 num_sub_splits: SUB_SPLITS,
                 ..Default::default()
             }),
+            kind: QueryKind::Read,
+            filter,
+            healthy_endpoints: None,
+            cores: 1,
         };
         let mut stream = self.executor.execute(
             plan::plan(spec, &self.exec_config),

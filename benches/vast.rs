@@ -11,10 +11,10 @@ use std::{sync::Arc, time::Instant};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use vastgate::{
-    backend::{Backend, TableRef, vast::VastBackend},
+    backend::{Backend, FilterReport, TableRef, vast::VastBackend},
     config::{ExecConfig, VastConfig},
     exec::{Executor, ScanStats},
-    plan::{self, ReadSpec},
+    plan::{self, QueryKind, ReadSpec},
     proto::QueryHints,
 };
 
@@ -117,6 +117,10 @@ async fn rust_client(url: &str, runs: usize) -> (u64, f64, f64) {
                 num_sub_splits: SUB_SPLITS,
                 ..Default::default()
             }),
+            kind: QueryKind::Read,
+            filter: FilterReport::unpruned(&meta, None),
+            healthy_endpoints: None,
+            cores: 1,
         };
         let started = Instant::now();
         let mut stream = executor.execute(

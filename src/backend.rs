@@ -141,6 +141,33 @@ impl EndpointLog {
     }
 }
 
+/// What storage statistics and pushdown make of a filter before a scan
+/// ([`Backend::filter_report`]), for the planner and `Explain`.
+#[derive(Debug, Clone)]
+pub struct FilterReport {
+    /// Row groups (VAST: 65,536-row units) the statistics leave to read.
+    pub row_groups_kept: u64,
+    /// Rows in them.
+    pub rows_kept: u64,
+    /// Conjuncts of the filter the storage evaluates.
+    pub pushed: Vec<Predicate>,
+    /// Conjuncts only vastgate evaluates.
+    pub residual: Vec<Predicate>,
+}
+
+impl FilterReport {
+    /// Nothing pruned, nothing pushed: every row read, the whole filter applied by vastgate.
+    pub fn unpruned(meta: &TableMeta, predicate: Option<&Predicate>) -> Self {
+        Self {
+            row_groups_kept: meta.num_row_groups,
+            rows_kept: meta.num_rows,
+            pushed: Vec::new(),
+            residual: predicate
+                .map_or_else(Vec::new, |p| p.conjuncts().into_iter().cloned().collect()),
+        }
+    }
+}
+
 /// One of `count` disjoint parts of a table; together the parts cover every row once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Split {
@@ -249,6 +276,17 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The backend's own Prometheus series (per-endpoint metrics), registered at start.
     fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         Vec::new()
+    }
+    /// What the storage's statistics prune and which conjuncts it evaluates, for `predicate`
+    /// over `table`, without reading rows. Splits of a scan with the same predicate are cut
+    /// over the row groups kept.
+    async fn filter_report(
+        &self,
+        _table: &TableRef,
+        meta: &TableMeta,
+        predicate: Option<&Predicate>,
+    ) -> Result<FilterReport, BackendError> {
+        Ok(FilterReport::unpruned(meta, predicate))
     }
     /// Reads one split with projection and filter pushed down; the filter is applied exactly.
     fn scan(

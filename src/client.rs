@@ -1,13 +1,16 @@
-//! `vastgate client`: the service from a shell. Each command is one RPC; its answer prints as
+//! `vastgate client`: the service from a shell. Each command is one RPC (`--explain`: the
+//! plan of a data command instead of its answer); its answer prints as
 //! a table, CSV or JSON lines (`client/output.rs`), whatever the response type
 //! (`client/render.rs`). A failure prints `error: CODE_NAME: message` and exits with the gRPC
 //! code's number.
 
 mod args;
 mod connect;
+mod explain;
 mod failure;
 mod output;
 mod render;
+mod requests;
 mod stream;
 pub mod where_clause;
 
@@ -17,10 +20,11 @@ pub use args::{ClientArgs, ClientCommand, Format};
 pub use failure::{Failure, code_name};
 use output::Printer;
 
-use self::{args::Scope, connect::connect};
+use self::connect::{Authorized, connect};
 use crate::proto::{
     self, admin_service_client::AdminServiceClient,
-    analytics_service_client::AnalyticsServiceClient, query_service_client::QueryServiceClient,
+    analytics_service_client::AnalyticsServiceClient, explain_request::Query,
+    query_service_client::QueryServiceClient,
 };
 
 /// Runs one client command; the exit code says how it went.
@@ -37,6 +41,8 @@ pub async fn run(args: ClientArgs) -> ExitCode {
 
 async fn execute(args: &ClientArgs) -> Result<(), Failure> {
     use ClientCommand as C;
+    // Built (and `--where` parsed) before connecting: a typo fails fast.
+    let data = requests::data_request(&args.command)?;
     let channel = connect(&args.addr, args.token.as_deref(), args.ca_file.as_deref()).await?;
     let query = || QueryServiceClient::new(channel.clone());
     let analytics = || {
@@ -45,6 +51,16 @@ async fn execute(args: &ClientArgs) -> Result<(), Failure> {
     };
     let admin = || AdminServiceClient::new(channel.clone());
     let show = |message: &dyn Shown, group_by: &[String]| message.show(args.format, group_by);
+    if let Some(data) = data {
+        if args.explain {
+            let plan = query()
+                .explain(proto::ExplainRequest { query: Some(data) })
+                .await?
+                .into_inner();
+            return print_rendered(explain::rows(&plan)?, args.format);
+        }
+        return run_data(data, args.format, query(), analytics()).await;
+    }
     match &args.command {
         C::Schemas => show(
             &query()
@@ -66,166 +82,27 @@ async fn execute(args: &ClientArgs) -> Result<(), Failure> {
         C::Describe { table } => show(
             &query()
                 .describe_table(proto::DescribeTableRequest {
-                    table: Some(table_ref(table)?),
+                    table: Some(requests::table_ref(table)?),
                     bypass_cache: false,
                 })
                 .await?
                 .into_inner(),
             &[],
         ),
-        C::Select(select) => {
-            let request = proto::SelectRequest {
-                table: Some(table_ref(&select.scope.table)?),
-                columns: select.columns.clone(),
-                filter: filter(&select.scope)?,
-                limit: select.limit.unwrap_or(0),
-                hints: None,
-            };
-            let chunks = query().select(request).await?.into_inner();
-            stream::print(chunks, args.format).await
-        }
-        C::Count(scope) => show(
-            &query()
-                .count(proto::CountRequest {
-                    table: Some(table_ref(&scope.table)?),
-                    filter: filter(scope)?,
-                    hints: None,
-                })
-                .await?
-                .into_inner(),
-            &[],
-        ),
-        C::Sql(sql) => {
-            let request = proto::SqlRequest {
-                table: Some(table_ref(&sql.scope.table)?),
-                filter: filter(&sql.scope)?,
-                sql: sql.sql.clone(),
-                limit: sql.limit.unwrap_or(0),
-                ..Default::default()
-            };
-            let chunks = analytics().sql(request).await?.into_inner();
-            stream::print(chunks, args.format).await
-        }
-        C::MovingAverage(a) => {
-            let request = proto::MovingAverageRequest {
-                table: Some(table_ref(&a.on.scope.table)?),
-                filter: filter(&a.on.scope)?,
-                hints: None,
-                group_by: a.on.group_by.clone(),
-                time_column: a.time_column.clone(),
-                value_column: a.value_column.clone(),
-                window_rows: a.window_rows.unwrap_or(0),
-                window: a.window.map(duration).transpose()?,
-            };
-            show(
-                &analytics().moving_average(request).await?.into_inner(),
-                &a.on.group_by,
-            )
-        }
-        C::Trend(a) => {
-            let request = proto::TrendRequest {
-                table: Some(table_ref(&a.on.scope.table)?),
-                filter: filter(&a.on.scope)?,
-                hints: None,
-                group_by: a.on.group_by.clone(),
-                time_column: a.time_column.clone(),
-                value_column: a.value_column.clone(),
-            };
-            show(
-                &analytics().trend(request).await?.into_inner(),
-                &a.on.group_by,
-            )
-        }
-        C::DetectAnomalies(a) => {
-            let request = proto::DetectAnomaliesRequest {
-                table: Some(table_ref(&a.on.scope.table)?),
-                filter: filter(&a.on.scope)?,
-                hints: None,
-                group_by: a.on.group_by.clone(),
-                time_column: a.time_column.clone(),
-                value_column: a.value_column.clone(),
-                threshold: a.threshold.unwrap_or(0.0),
-                window_rows: a.window_rows.unwrap_or(0),
-            };
-            show(
-                &analytics().detect_anomalies(request).await?.into_inner(),
-                &a.on.group_by,
-            )
-        }
-        C::WindowAggregate(a) => {
-            let request = proto::WindowAggregateRequest {
-                table: Some(table_ref(&a.on.scope.table)?),
-                filter: filter(&a.on.scope)?,
-                hints: None,
-                group_by: a.on.group_by.clone(),
-                time_column: a.time_column.clone(),
-                interval: Some(duration(a.interval)?),
-                value_columns: a.value_columns.clone(),
-                functions: a.functions.clone(),
-            };
-            show(
-                &analytics().window_aggregate(request).await?.into_inner(),
-                &a.on.group_by,
-            )
-        }
-        C::Percentiles(a) => {
-            let request = proto::PercentilesRequest {
-                table: Some(table_ref(&a.on.scope.table)?),
-                filter: filter(&a.on.scope)?,
-                hints: None,
-                group_by: a.on.group_by.clone(),
-                value_column: a.value_column.clone(),
-                quantiles: a.quantiles.clone(),
-            };
-            show(
-                &analytics().percentiles(request).await?.into_inner(),
-                &a.on.group_by,
-            )
-        }
-        C::Correlation(a) => {
-            let request = proto::CorrelationRequest {
-                table: Some(table_ref(&a.on.scope.table)?),
-                filter: filter(&a.on.scope)?,
-                hints: None,
-                group_by: a.on.group_by.clone(),
-                columns: a.columns.clone(),
-            };
-            show(
-                &analytics().correlation(request).await?.into_inner(),
-                &a.on.group_by,
-            )
-        }
-        C::Histogram(a) => {
-            let request = proto::HistogramRequest {
-                table: Some(table_ref(&a.on.scope.table)?),
-                filter: filter(&a.on.scope)?,
-                hints: None,
-                group_by: a.on.group_by.clone(),
-                value_column: a.value_column.clone(),
-                edges: a.edges.clone(),
-                bins: a.bins.unwrap_or(0),
-            };
-            show(
-                &analytics().histogram(request).await?.into_inner(),
-                &a.on.group_by,
-            )
-        }
-        C::TopN(a) => {
-            let request = proto::TopNRequest {
-                table: Some(table_ref(&a.on.scope.table)?),
-                filter: filter(&a.on.scope)?,
-                hints: None,
-                group_by: a.on.group_by.clone(),
-                value_column: a.value_column.clone(),
-                function: a.function.clone(),
-                n: a.n,
-                ascending: a.ascending,
-            };
-            show(
-                &analytics().top_n(request).await?.into_inner(),
-                &a.on.group_by,
-            )
-        }
+        C::Select(_)
+        | C::Count(_)
+        | C::Sql(_)
+        | C::MovingAverage(_)
+        | C::Trend(_)
+        | C::DetectAnomalies(_)
+        | C::WindowAggregate(_)
+        | C::Percentiles(_)
+        | C::Correlation(_)
+        | C::Histogram(_)
+        | C::TopN(_) => Err(Failure::new(
+            tonic::Code::Internal,
+            "a data command without its request (client/requests.rs misses it)",
+        )),
         C::Endpoints => show(
             &admin()
                 .list_endpoints(proto::ListEndpointsRequest {})
@@ -353,41 +230,51 @@ fn print_rendered(rendered: render::Rendered, format: Format) -> Result<(), Fail
     Ok(())
 }
 
-/// `schema.table` or `bucket.schema.table`.
-fn table_ref(name: &str) -> Result<proto::TableRef, Failure> {
-    let parts: Vec<&str> = name.split('.').collect();
-    let (bucket, schema, table) = match parts.as_slice() {
-        [schema, table] => ("", *schema, *table),
-        [bucket, schema, table] => (*bucket, *schema, *table),
-        _ => {
-            return Err(Failure::invalid(format!(
-                "`{name}` is not SCHEMA.TABLE or BUCKET.SCHEMA.TABLE"
-            )));
+/// Sends a data command's request and prints its answer.
+async fn run_data(
+    data: Query,
+    format: Format,
+    mut query: QueryServiceClient<Authorized>,
+    mut analytics: AnalyticsServiceClient<Authorized>,
+) -> Result<(), Failure> {
+    let show = |message: &dyn Shown, group_by: &[String]| message.show(format, group_by);
+    match data {
+        Query::Select(r) => stream::print(query.select(r).await?.into_inner(), format).await,
+        Query::Sql(r) => stream::print(analytics.sql(r).await?.into_inner(), format).await,
+        Query::Count(r) => show(&query.count(r).await?.into_inner(), &[]),
+        Query::MovingAverage(r) => {
+            let groups = r.group_by.clone();
+            show(&analytics.moving_average(r).await?.into_inner(), &groups)
         }
-    };
-    if schema.is_empty() || table.is_empty() {
-        return Err(Failure::invalid(format!(
-            "`{name}` is not SCHEMA.TABLE or BUCKET.SCHEMA.TABLE"
-        )));
+        Query::Trend(r) => {
+            let groups = r.group_by.clone();
+            show(&analytics.trend(r).await?.into_inner(), &groups)
+        }
+        Query::DetectAnomalies(r) => {
+            let groups = r.group_by.clone();
+            show(&analytics.detect_anomalies(r).await?.into_inner(), &groups)
+        }
+        Query::WindowAggregate(r) => {
+            let groups = r.group_by.clone();
+            show(&analytics.window_aggregate(r).await?.into_inner(), &groups)
+        }
+        Query::Percentiles(r) => {
+            let groups = r.group_by.clone();
+            show(&analytics.percentiles(r).await?.into_inner(), &groups)
+        }
+        Query::Correlation(r) => {
+            let groups = r.group_by.clone();
+            show(&analytics.correlation(r).await?.into_inner(), &groups)
+        }
+        Query::Histogram(r) => {
+            let groups = r.group_by.clone();
+            show(&analytics.histogram(r).await?.into_inner(), &groups)
+        }
+        Query::TopN(r) => {
+            let groups = r.group_by.clone();
+            show(&analytics.top_n(r).await?.into_inner(), &groups)
+        }
     }
-    Ok(proto::TableRef {
-        bucket: bucket.to_owned(),
-        schema: schema.to_owned(),
-        table: table.to_owned(),
-    })
-}
-
-fn filter(scope: &Scope) -> Result<Option<proto::Filter>, Failure> {
-    scope
-        .filter
-        .as_deref()
-        .map(|text| where_clause::parse(text).map_err(|e| Failure::invalid(e.to_string())))
-        .transpose()
-}
-
-fn duration(d: std::time::Duration) -> Result<prost_types::Duration, Failure> {
-    prost_types::Duration::try_from(d)
-        .map_err(|e| Failure::invalid(format!("duration {d:?} out of range: {e}")))
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ pub use self::{
     cluster::{BalanceKind, BreakerConfig, HealthConfig, HedgeConfig},
     security::{AuthConfig, LimitsConfig, TlsConfig},
     service::{
-        EngineConfig, ExecConfig, FlightConfig, LogFormat, MonitorConfig, ServerConfig,
-        TelemetryConfig,
+        EngineConfig, ExecConfig, FlightConfig, LogFormat, MonitorConfig, PlannerMode,
+        ServerConfig, TelemetryConfig,
     },
     storage::{BackendConfig, BackendKind, CatalogConfig, LocalConfig, VastConfig},
 };

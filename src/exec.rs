@@ -99,6 +99,8 @@ pub struct ScanPlan {
     pub output_schema: SchemaRef,
     /// Number of disjoint splits.
     pub num_splits: u32,
+    /// Why the planner chose these numbers (`Explain`).
+    pub choices: Arc<crate::plan::PlanChoices>,
 }
 
 /// Runs scan plans against one backend.

@@ -156,6 +156,10 @@ impl RunningQuery {
     pub fn set_cache_hit(&self, hit: bool) {
         self.cache_hit.store(hit, Ordering::Relaxed);
     }
+    /// Whether metadata came from the cache.
+    pub fn cache_hit(&self) -> bool {
+        self.cache_hit.load(Ordering::Relaxed)
+    }
     /// Adds rows sent to the client.
     pub fn add_rows_returned(&self, rows: u64) {
         self.rows_returned.fetch_add(rows, Ordering::Relaxed);

@@ -5,6 +5,7 @@
 //! time, so evaluation compares like with like and a literal that does not fit the column (an
 //! out-of-range integer, a string for a number) is refused up front.
 
+mod display;
 mod eval;
 mod literal;
 
@@ -132,6 +133,19 @@ impl Predicate {
         filter
             .map(|f| Builder { schema }.build(f, "filter"))
             .transpose()
+    }
+
+    /// The top-level conjuncts: the children of nested ANDs, or the filter itself.
+    pub fn conjuncts(&self) -> Vec<&Predicate> {
+        let mut out = Vec::new();
+        fn walk<'a>(p: &'a Predicate, out: &mut Vec<&'a Predicate>) {
+            match p {
+                Predicate::And(children) => children.iter().for_each(|c| walk(c, out)),
+                other => out.push(other),
+            }
+        }
+        walk(self, &mut out);
+        out
     }
 
     /// Every column the filter reads, without duplicates, in first-use order.

@@ -14,12 +14,14 @@
 //!   from the signals to run again; the signals never leave this layer.
 //! - `typed`: a typed analytic answered: run, checked against the row limit, decoded.
 //! - `command`: an analytics or SQL query whose raw Arrow result streams (Flight, `Sql`).
+//! - `explain`: the plan of a read or an analytic, built as running it would, not run.
 //! - `statement`: a Flight SQL statement over the service's tables, each scanned with its
 //!   columns and filter pushed down.
 
 mod analytic;
 mod command;
 mod count;
+mod explain;
 mod read;
 mod rerun;
 mod run_error;
@@ -33,6 +35,7 @@ pub(crate) use self::{
     analytic::AnalyticRequest,
     command::{engine_error, run_command, start_sql},
     count::count,
+    explain::explain,
     read::{ReadArgs, prepare, table_ref},
     select::{Batches, limit_rows, plan_select, scan, scan_splits},
     statement::{SplitPart, StatementOptions, start_statement},

@@ -1,4 +1,4 @@
-//! `QueryService`: list, describe, select, count.
+//! `QueryService`: list, describe, select, count, explain.
 
 use std::{pin::Pin, sync::Arc};
 
@@ -136,6 +136,7 @@ impl QueryService for QueryApi {
             limit: req.limit,
             hints: req.hints.as_ref(),
             no_columns: false,
+            kind: crate::plan::QueryKind::Read,
         };
         let plan = match request::prepare(&tracked, args).await {
             Ok(plan) => plan,
@@ -160,6 +161,17 @@ impl QueryService for QueryApi {
             .as_ref()
             .map(|&count| proto::CountResponse { count, query_id })
             .map_err(Error::clone);
+        tracked.finish(&result);
+        Ok(Response::new(response?))
+    }
+
+    async fn explain(
+        &self,
+        request: Request<proto::ExplainRequest>,
+    ) -> Result<Response<proto::ExplainResponse>, Status> {
+        let tracked = track(&self.state, &request, "Explain")?;
+        let result = request::explain(&tracked, request.get_ref()).await;
+        let response = result.clone();
         tracked.finish(&result);
         Ok(Response::new(response?))
     }

@@ -15,8 +15,11 @@ use std::{path::PathBuf, sync::Arc};
 
 use async_trait::async_trait;
 
+use crate::predicate::Predicate;
+
 use super::{
-    Backend, BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef, TableSummary,
+    Backend, BackendError, FilterReport, ScanRequest, Split, SplitStream, TableMeta, TableRef,
+    TableSummary,
 };
 
 pub use files::{RowGroupSlice, TableFiles};
@@ -110,6 +113,24 @@ impl Backend for LocalBackend {
             num_row_groups: files.row_groups().len() as u64,
             int_ranges: ranges,
         })
+    }
+
+    async fn filter_report(
+        &self,
+        table: &TableRef,
+        meta: &TableMeta,
+        predicate: Option<&Predicate>,
+    ) -> Result<FilterReport, BackendError> {
+        let Some(predicate) = predicate.cloned() else {
+            return Ok(FilterReport::unpruned(meta, None));
+        };
+        let files = self.table_files(table).await?;
+        let mut report = FilterReport::unpruned(meta, Some(&predicate));
+        let (kept, rows) =
+            blocking(move || Ok(prune::kept_row_groups(&files, Some(&predicate)))).await?;
+        report.row_groups_kept = kept.len() as u64;
+        report.rows_kept = rows;
+        Ok(report)
     }
 
     fn scan(

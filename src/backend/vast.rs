@@ -42,10 +42,12 @@ use self::{
 };
 use crate::{
     backend::{
-        Backend, BackendError, ScanRequest, Split, SplitStream, TableMeta, TableRef, TableSummary,
+        Backend, BackendError, FilterReport, ScanRequest, Split, SplitStream, TableMeta, TableRef,
+        TableSummary,
     },
     cluster::{Cluster, Member},
     config::VastConfig,
+    predicate::Predicate,
     vast_protocol::sigv4::Credentials,
 };
 
@@ -207,6 +209,27 @@ impl Backend for VastBackend {
         table.bucket = self.bucket(&table.bucket)?.to_owned();
         self.with_tx(|ep, txid| meta::describe(ep, txid, table.clone()))
             .await
+    }
+
+    async fn filter_report(
+        &self,
+        _table: &TableRef,
+        meta: &TableMeta,
+        predicate: Option<&Predicate>,
+    ) -> Result<FilterReport, BackendError> {
+        // VAST keeps no statistics we can read: every unit is scanned, on the server.
+        let mut report = FilterReport::unpruned(meta, predicate);
+        if let Some(predicate) = predicate {
+            let fields = meta.schema.fields();
+            let resolve = |name: &str| {
+                let i = fields.iter().position(|f| f.name() == name)?;
+                Some((u32::try_from(i).ok()?, fields[i].as_ref()))
+            };
+            let (pushed, residual) = pushdown::partition(predicate, &resolve);
+            report.pushed = pushed.into_iter().cloned().collect();
+            report.residual = residual.into_iter().cloned().collect();
+        }
+        Ok(report)
     }
 
     fn scan(

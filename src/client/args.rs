@@ -26,6 +26,10 @@ pub struct ClientArgs {
     /// per row.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Print how the server would run a data command (splits, filters, engine SQL, and why)
+    /// instead of running it.
+    #[arg(long, global = true)]
+    pub explain: bool,
     /// What to ask.
     #[command(subcommand)]
     pub command: ClientCommand,

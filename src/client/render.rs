@@ -157,6 +157,10 @@ fn flatten(message: &DynamicMessage, group_by: &[String]) -> Vec<Row> {
                     children = Some((rows.flatten().collect(), field.name().to_owned()));
                 }
             }
+            // A message with a list inside (one query and its splits): a row per element.
+            Value::Message(inner) if children.is_none() && has_rows(inner, group_by) => {
+                children = Some((flatten(inner, group_by), field.name().to_owned()));
+            }
             _ => {
                 for (name, cell) in field_cells(&field, &value, group_by) {
                     let taken = base.iter().any(|(n, _)| *n == name);
@@ -187,6 +191,13 @@ fn flatten(message: &DynamicMessage, group_by: &[String]) -> Vec<Row> {
             .collect(),
         _ => vec![base],
     }
+}
+
+/// Whether a message field stands for several rows (a query with its splits).
+fn has_rows(message: &DynamicMessage, group_by: &[String]) -> bool {
+    message.descriptor().full_name() != "vastgate.v1.Group"
+        && special(message).is_none()
+        && flatten(message, group_by).len() > 1
 }
 
 /// The columns one field of a row contributes.

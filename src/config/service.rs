@@ -56,6 +56,9 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExecConfig {
+    /// `adaptive`: size splits, sub-splits and pages from the table, the filter, the query
+    /// kind and the healthy endpoints; `fixed`: the values below as they are.
+    pub planner: PlannerMode,
     /// Target rows per split when the planner chooses the split count.
     pub rows_per_split: u64,
     /// Upper bound on splits per query (hints included).
@@ -75,6 +78,7 @@ pub struct ExecConfig {
 impl Default for ExecConfig {
     fn default() -> Self {
         Self {
+            planner: PlannerMode::Adaptive,
             rows_per_split: 1_000_000,
             max_splits: 64,
             split_concurrency: 4,
@@ -82,6 +86,27 @@ impl Default for ExecConfig {
             split_attempts: 3,
             num_sub_splits: 4,
             limit_rows_per_sub_split: 131_072,
+        }
+    }
+}
+
+/// How splits, sub-splits and pages are sized ([`crate::plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlannerMode {
+    /// From the table's statistics, the filter, the query kind and the healthy endpoints.
+    #[default]
+    Adaptive,
+    /// `rows_per_split`, `num_sub_splits` and `limit_rows_per_sub_split` as configured.
+    Fixed,
+}
+
+impl PlannerMode {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlannerMode::Adaptive => "adaptive",
+            PlannerMode::Fixed => "fixed",
         }
     }
 }

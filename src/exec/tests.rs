@@ -17,6 +17,7 @@ fn plan(backend: &MemoryBackend, splits: u32) -> ScanPlan {
     ScanPlan {
         table: MemoryBackend::table(),
         output_schema: Arc::clone(&meta.schema),
+        choices: Arc::new(crate::plan::PlanChoices::given(splits, &meta)),
         meta,
         request: ScanRequest {
             projection: None,

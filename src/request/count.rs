@@ -16,6 +16,7 @@ pub(crate) async fn count(tracked: &Tracked, req: &CountRequest) -> Result<u64, 
         filter: req.filter.as_ref(),
         hints: req.hints.as_ref(),
         no_columns: true,
+        kind: crate::plan::QueryKind::Count,
         ..Default::default()
     };
     let plan = prepare(tracked, args).await?;

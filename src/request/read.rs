@@ -4,7 +4,7 @@ use crate::{
     backend::{TableMeta, TableRef},
     error::Error,
     exec::ScanPlan,
-    plan::{self, ReadSpec},
+    plan::{self, QueryKind, ReadSpec},
     predicate::Predicate,
     proto,
 };
@@ -23,12 +23,14 @@ pub(crate) struct ReadArgs<'a> {
     pub(crate) hints: Option<&'a proto::QueryHints>,
     /// Output no columns at all (Count).
     pub(crate) no_columns: bool,
+    /// What the rows are for, which the planner sizes the read by.
+    pub(crate) kind: QueryKind,
 }
 
 /// Resolves, validates and plans a read; records table, cache use and splits in the query log.
 pub(crate) async fn prepare(tracked: &Tracked, args: ReadArgs<'_>) -> Result<ScanPlan, Error> {
     let (table, meta) = describe(tracked, args.table, args.hints).await?;
-    plan_read(tracked, table, meta, &args)
+    plan_read(tracked, table, meta, &args).await
 }
 
 /// Resolves the table and reads its metadata through the catalog; records table and cache
@@ -49,7 +51,7 @@ pub(crate) async fn describe(
 
 /// Validates columns and filter of `args` against `meta` and plans the splits (for a caller
 /// that has described the table already, see [`describe`]).
-pub(crate) fn plan_read(
+pub(crate) async fn plan_read(
     tracked: &Tracked,
     table: TableRef,
     meta: TableMeta,
@@ -61,6 +63,15 @@ pub(crate) fn plan_read(
         projection(&meta.schema, args.columns)?
     };
     let predicate = Predicate::from_proto(args.filter, &meta.schema)?;
+    let backend = tracked.state.executor.backend();
+    let filter = backend
+        .filter_report(&table, &meta, predicate.as_ref())
+        .await?;
+    let endpoints = backend.endpoints();
+    let healthy_endpoints = (backend.kind() != "local").then(|| {
+        let healthy = endpoints.iter().filter(|e| e.healthy).count();
+        u32::try_from(healthy).unwrap_or(u32::MAX)
+    });
     let plan = plan::plan(
         ReadSpec {
             table,
@@ -69,6 +80,10 @@ pub(crate) fn plan_read(
             predicate,
             limit: args.limit,
             hints: args.hints.cloned(),
+            kind: args.kind,
+            filter,
+            healthy_endpoints,
+            cores: plan::available_cores(),
         },
         &tracked.state.config.exec,
     );

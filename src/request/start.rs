@@ -90,9 +90,11 @@ pub(crate) async fn start<R: AnalyticRequest>(
             columns: &plan.columns,
             filter: request.filter(),
             hints: request.hints(),
+            kind: request.kind(),
             ..Default::default()
         },
-    )?;
+    )
+    .await?;
     let mut schema = Arc::clone(&scan.output_schema);
     let codes = if options.dry_run {
         None

@@ -26,6 +26,7 @@ use crate::{
     engine::{EngineInput, EngineQuery, INTERNAL_PREFIX, InputReads, NamedInput},
     error::Error,
     exec::ScanPlan,
+    plan::QueryKind,
     proto,
     sql::{Statement, TableUse, pushed_filter, pushes_whole_where},
 };
@@ -128,9 +129,11 @@ pub(crate) async fn start_statement(
             columns: &columns,
             filter: filter.as_ref(),
             hints: hints.as_ref(),
+            // DuckDB runs the statement over the rows: sized like an analytic's read.
+            kind: QueryKind::Aggregate,
             ..Default::default()
         };
-        let mut plan = plan_part(tracked, resolved, meta, &args, options)?;
+        let mut plan = plan_part(tracked, resolved, meta, &args, options).await?;
         let schema = match state.config.backend.kind {
             BackendKind::Local => read_strings_as_dictionaries(&mut plan),
             BackendKind::Vast => Arc::clone(&plan.output_schema),
@@ -259,7 +262,7 @@ async fn start_plain_scan(
         hints: hints.as_ref(),
         ..Default::default()
     };
-    let plan = plan_part(tracked, resolved, meta, &args, options)?;
+    let plan = plan_part(tracked, resolved, meta, &args, options).await?;
     let scanned = Arc::clone(&plan.output_schema);
     let mut picks = Vec::with_capacity(outputs.len());
     let mut fields = Vec::with_capacity(outputs.len());
@@ -325,14 +328,14 @@ fn split_hints(options: StatementOptions) -> Option<proto::QueryHints> {
 }
 
 /// Plans a table's read; a ticket for one split must find the split count it was cut for.
-fn plan_part(
+async fn plan_part(
     tracked: &Tracked,
     table: TableRef,
     meta: TableMeta,
     args: &ReadArgs<'_>,
     options: StatementOptions,
 ) -> Result<ScanPlan, Error> {
-    let plan = read::plan_read(tracked, table, meta, args)?;
+    let plan = read::plan_read(tracked, table, meta, args).await?;
     match options.part {
         Some(part) if plan.num_splits != part.count => Err(Error::InvalidArgument(format!(
             "the table changed since GetFlightInfo ({} splits now, {} then); \

@@ -459,3 +459,51 @@ async fn failures_exit_with_the_grpc_code_and_say_what_to_fix() {
         "the local backend has no endpoints"
     );
 }
+
+#[tokio::test]
+async fn explain_prints_the_plan_of_a_data_command_instead_of_running_it() {
+    let server = TestServer::start().await;
+    let addr = format!("http://{}", server.grpc);
+    let args = [
+        "--explain",
+        "--format",
+        "csv",
+        "count",
+        "demo.sensors",
+        "--where",
+        "sensor_id < 5",
+    ];
+    let rows = csv_rows(&client(&addr, &args).await);
+    let fact = |item: &str| {
+        rows.iter()
+            .find(|r| r[0] == item)
+            .unwrap_or_else(|| panic!("no `{item}` in {rows:?}"))
+            .clone()
+    };
+    assert_eq!(fact("query kind")[1], "count");
+    assert_eq!(fact("residual filter")[1], "sensor_id < 5");
+    assert_eq!(
+        fact("table")[2],
+        format!(
+            "{} rows, {} bytes",
+            duckdb_count("sensors", "true"),
+            std::fs::metadata(parquet_path("sensors")).unwrap().len()
+        )
+    );
+    let splits = fact("splits");
+    assert!(splits[1].parse::<u32>().unwrap() >= 1);
+    assert!(!splits[2].is_empty(), "every number has its reason");
+    // Nothing ran: the query log holds the Explain, not a Count.
+    let listed = server
+        .admin()
+        .await
+        .list_queries(vastgate::proto::ListQueriesRequest { limit: 10 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.recent.iter().all(|q| q.method != "Count"),
+        "{listed:?}"
+    );
+    assert!(listed.recent.iter().any(|q| q.method == "Explain"));
+}

@@ -8,6 +8,7 @@ mod client;
 mod cluster;
 mod cluster_process;
 mod deploy;
+mod explain;
 mod flight;
 mod flight_sql;
 mod flight_sql_statements;

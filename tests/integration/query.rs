@@ -24,7 +24,7 @@ pub(crate) fn cmp(column: &str, op: CompareOp, v: Lit) -> Filter {
     }
 }
 
-fn and(filters: Vec<Filter>) -> Filter {
+pub(crate) fn and(filters: Vec<Filter>) -> Filter {
     Filter {
         kind: Some(Kind::And(proto::FilterList { filters })),
     }

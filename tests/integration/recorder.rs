@@ -219,3 +219,70 @@ pub(crate) async fn running_select(
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
+
+#[tokio::test]
+async fn watch_query_and_the_status_page_follow_a_local_scan_held_by_its_reader() {
+    // 4 splits of the local table, every column (tens of MB); the client reads one chunk and
+    // then nothing: the bounded channels and flow control hold the scan until it reads on.
+    let server = TestServer::with_config("[exec]\nrows_per_split = 150000\n").await;
+    let response = server
+        .query()
+        .await
+        .select(proto::SelectRequest {
+            table: sensors(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let query_id = response
+        .metadata()
+        .get("x-query-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut chunks = response.into_inner();
+    let first = chunks.next().await.unwrap().unwrap();
+
+    let mut admin = server.admin().await;
+    let mut watch = admin
+        .watch_query(proto::WatchQueryRequest {
+            query_id: query_id.clone(),
+            interval_ms: 20,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let running = watch.next().await.unwrap().unwrap().query.unwrap();
+    assert_eq!(running.state, "running");
+    assert_eq!(running.splits, 4, "600,000 rows / 150,000");
+    assert_eq!(running.split_details.len(), 4);
+    assert!(running.splits_done < 4, "{running:?}");
+
+    // The status page lists it, server-rendered, with a cell per split.
+    let (status, page) = crate::http::get(server.http, "/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("data-query-id=\"{query_id}\"")),
+        "{page}"
+    );
+    assert_eq!(page.matches("class=\"split ").count(), 4, "{page}");
+
+    // Read on: the watch follows the scan to its end, the splits' rows add up to the answer.
+    let mut chunk_bytes = vec![first];
+    while let Some(chunk) = chunks.next().await {
+        chunk_bytes.push(chunk.unwrap());
+    }
+    let rows = crate::referee::ipc_rows(chunk_bytes);
+    let mut last = running;
+    while let Some(snapshot) = watch.next().await {
+        last = snapshot.unwrap().query.unwrap();
+    }
+    assert_eq!((last.state.as_str(), last.splits_done), ("ok", 4));
+    assert_eq!(rows, duckdb_count("sensors", "true"));
+    assert_eq!(last.split_details.iter().map(|s| s.rows).sum::<u64>(), rows);
+    assert!(
+        last.split_details.iter().all(|s| s.endpoints.is_empty()),
+        "local: no endpoints"
+    );
+}

@@ -65,8 +65,9 @@ fn read_split(
     let dictionaries = DictionaryColumns::new(files.schema(), request);
     let output = Output::new(&dictionaries.schema, request)?;
     let mut gatherer = Gatherer::new(Arc::clone(&output.schema), batch_rows);
-    let (start, end) = split_range(files.row_groups().len(), split);
-    let mine = &files.row_groups()[start..end];
+    let (kept, _) = prune::kept_row_groups(&files, request.predicate.as_ref());
+    let (start, end) = split_range(kept.len(), split);
+    let mine = &kept[start..end];
 
     // Row groups of this split, grouped by file (the global order keeps files contiguous).
     let mut by_file: Vec<(usize, Vec<usize>)> = Vec::new();
@@ -77,12 +78,8 @@ fn read_split(
         }
     }
 
-    for (file_index, groups) in by_file {
+    for (file_index, keep) in by_file {
         let info = &files.files[file_index];
-        let keep = prune::row_groups_to_read(request.predicate.as_ref(), &info.metadata, &groups);
-        if keep.is_empty() {
-            continue;
-        }
         let location = || info.path.display().to_string();
         let file = File::open(&info.path).map_err(|e| BackendError::Unavailable {
             endpoint: location(),

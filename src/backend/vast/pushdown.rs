@@ -245,6 +245,17 @@ fn conjuncts<'a>(p: &'a Predicate, out: &mut Vec<&'a Predicate>) {
     }
 }
 
+/// The conjuncts of `predicate` that [`filter`] sends, and those it leaves to the client.
+pub(crate) fn partition<'a>(
+    predicate: &'a Predicate,
+    resolve: &Resolve<'_>,
+) -> (Vec<&'a Predicate>, Vec<&'a Predicate>) {
+    let mut all = Vec::new();
+    conjuncts(predicate, &mut all);
+    all.into_iter()
+        .partition(|c| terms(c, resolve, &mut None).is_some_and(|t| !t.is_empty()))
+}
+
 /// The filter expression to send (`and()` when nothing is pushable) and how many conjuncts
 /// it holds.
 pub(crate) fn filter(
