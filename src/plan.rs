@@ -11,13 +11,18 @@
 
 mod estimate;
 mod kind;
+mod rows;
 mod sizing;
 
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 
-pub use self::{estimate::Estimate, kind::QueryKind};
+pub use self::{
+    estimate::Estimate,
+    kind::QueryKind,
+    rows::{plan_rows, plan_rows_schema},
+};
 use crate::{
     backend::{FilterReport, ScanRequest, TableMeta, TableRef},
     config::{ExecConfig, PlannerMode},

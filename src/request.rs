@@ -35,7 +35,7 @@ pub(crate) use self::{
     analytic::AnalyticRequest,
     command::{engine_error, run_command, start_sql},
     count::count,
-    explain::explain,
+    explain::{explain, explain_statement},
     read::{ReadArgs, prepare, table_ref},
     select::{Batches, limit_rows, plan_select, scan, scan_splits},
     statement::{SplitPart, StatementOptions, start_statement},

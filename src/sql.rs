@@ -17,6 +17,7 @@
 //! - `statement`: a checked statement and its rewrite over the engine's inputs.
 
 mod ast;
+mod explain;
 mod guard;
 mod parser;
 mod pushdown;
@@ -25,6 +26,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
+pub use explain::explained;
 pub use parser::SqlParser;
 pub use pushdown::{pushed_filter, pushes_whole_where};
 pub use statement::{Statement, TableName, TableUse};

@@ -50,6 +50,15 @@ impl EngineOutput {
         }
     }
 
+    /// An output that is one batch computed already (an `EXPLAIN`'s plan rows).
+    pub(crate) fn ready(batch: RecordBatch) -> Self {
+        let (tx, rx) = mpsc::channel(1);
+        let schema = batch.schema();
+        // A fresh channel of capacity 1 has room for the one batch.
+        let _ = tx.try_send(Ok(batch));
+        Self::new(schema, rx, CancellationToken::new())
+    }
+
     /// The schema of the result batches.
     pub fn schema(&self) -> SchemaRef {
         std::sync::Arc::clone(&self.schema)

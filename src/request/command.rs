@@ -36,11 +36,26 @@ impl CommandOutput {
     }
 }
 
-/// Starts the `Sql` RPC's query; its result streams as DuckDB yields it.
+/// Starts the `Sql` RPC's query; its result streams as DuckDB yields it. `EXPLAIN <query>`
+/// answers the query's plan instead, as rows.
 pub(crate) async fn start_sql(
     tracked: &Tracked,
     request: &proto::SqlRequest,
 ) -> Result<EngineOutput, Error> {
+    if let Some(query) = crate::sql::explained(&request.sql)? {
+        let explained = proto::SqlRequest {
+            sql: query.to_owned(),
+            ..request.clone()
+        };
+        let plan = super::explain::explain(
+            tracked,
+            &proto::ExplainRequest {
+                query: Some(proto::explain_request::Query::Sql(explained)),
+            },
+        )
+        .await?;
+        return super::explain::as_output(&[plan]);
+    }
     let max = tracked.state.config.engine.max_result_rows;
     let options = StartOptions {
         coding: Coding::Off,

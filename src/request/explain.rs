@@ -10,13 +10,13 @@ use super::{
 };
 use crate::{
     analytics::{Analytic, AnalyticPlan, AnalyticsError, sql},
-    engine::EngineQuery,
+    engine::{EngineOutput, EngineQuery},
     error::Error,
     exec::ScanPlan,
-    plan::{Choice, QueryKind},
+    plan::{Choice, QueryKind, plan_rows},
     predicate::Predicate,
     proto::{self, explain_request::Query},
-    sql::Statement,
+    sql::{Statement, pushed_filter},
 };
 
 /// Plans `request`'s query without reading a row.
@@ -69,6 +69,47 @@ pub(crate) async fn explain(
         Query::Histogram(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
         Query::TopN(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
     }
+}
+
+/// The plans of every table scan of a Flight SQL statement, as running it would make them.
+pub(crate) async fn explain_statement(
+    tracked: &Tracked,
+    statement: &Statement,
+    params: &[proto::Literal],
+) -> Result<Vec<proto::ExplainResponse>, Error> {
+    let kind = if statement.is_single_table_scan() {
+        QueryKind::Read
+    } else {
+        QueryKind::Aggregate
+    };
+    let mut plans = Vec::with_capacity(statement.tables.len());
+    for table in &statement.tables {
+        let table_ref = proto::TableRef {
+            bucket: table.name.bucket.clone(),
+            schema: table.name.schema.clone(),
+            table: table.name.table.clone(),
+        };
+        let (resolved, meta) = read::describe(tracked, Some(&table_ref), None).await?;
+        let columns = table.columns(&meta.schema);
+        let filter = pushed_filter(table, &meta.schema, params);
+        let args = ReadArgs {
+            table: Some(&table_ref),
+            columns: &columns,
+            filter: filter.as_ref(),
+            kind,
+            ..Default::default()
+        };
+        let scan = read::plan_read(tracked, resolved, meta, &args).await?;
+        plans.push(response(tracked, &scan, None));
+    }
+    Ok(plans)
+}
+
+/// Plans as the rows an `EXPLAIN` statement answers.
+pub(crate) fn as_output(plans: &[proto::ExplainResponse]) -> Result<EngineOutput, Error> {
+    let batch =
+        plan_rows(plans).map_err(|e| Error::Internal(format!("building the plan rows: {e}")))?;
+    Ok(EngineOutput::ready(batch))
 }
 
 async fn read_plan(tracked: &Tracked, args: ReadArgs<'_>) -> Result<proto::ExplainResponse, Error> {

@@ -387,3 +387,102 @@ async fn explain_refuses_what_the_query_would_refuse() {
     let err = explain(&server, Query::Select(missing)).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{}", err.message());
 }
+
+/// `(table, item) → (value, why)` of plan rows.
+fn plan_facts(batches: &[arrow::array::RecordBatch]) -> Vec<(String, String, String, String)> {
+    let column = |name: &str| crate::flight_sql::strings(batches, name);
+    let (tables, items, values, whys) = (
+        column("table"),
+        column("item"),
+        column("value"),
+        column("why"),
+    );
+    (0..tables.len())
+        .map(|i| {
+            (
+                tables[i].clone(),
+                items[i].clone(),
+                values[i].clone(),
+                whys[i].clone(),
+            )
+        })
+        .collect()
+}
+
+fn fact<'a>(facts: &'a [(String, String, String, String)], table: &str, item: &str) -> &'a str {
+    facts
+        .iter()
+        .find(|f| f.0 == table && f.1 == item)
+        .map(|f| f.2.as_str())
+        .unwrap_or_else(|| panic!("no {table} {item} in {facts:?}"))
+}
+
+#[tokio::test]
+async fn explain_statements_answer_the_plan_through_sql_and_flight_sql() {
+    let server = TestServer::with_config(SMALL_SPLITS).await;
+    // The Sql RPC: EXPLAIN before the query over `t`, the same plan as QueryService/Explain.
+    let request = proto::SqlRequest {
+        table: sensors(),
+        filter: Some(east_below(5)),
+        sql: "SELECT region, avg(temperature) FROM t GROUP BY region".into(),
+        ..Default::default()
+    };
+    let direct = explain(&server, Query::Sql(request.clone())).await.unwrap();
+    let explained = proto::SqlRequest {
+        sql: format!("-- plan first\nEXPLAIN {}", request.sql),
+        ..request.clone()
+    };
+    let response = server.analytics().await.sql(explained).await.unwrap();
+    let (_, batches, _) = decode_chunks(response.into_inner()).await.unwrap();
+    let facts = plan_facts(&batches);
+    let splits = direct.splits.unwrap().value.to_string();
+    assert_eq!(fact(&facts, "demo.sensors", "splits"), splits);
+    assert_eq!(
+        fact(&facts, "demo.sensors", "residual filter"),
+        "sensor_id < 5 AND region = 'east'"
+    );
+    assert!(fact(&facts, "demo.sensors", "engine sql").contains("avg"));
+
+    // Flight SQL: a join plans one scan per table, each with its own columns and filter.
+    let mut client = crate::flight_sql::client(&server).await;
+    let info = client
+        .execute(
+            "EXPLAIN SELECT s.region, count(*) FROM demo.sensors s \
+             JOIN demo.orders o ON s.sensor_id = o.customer_id % 20 \
+             WHERE s.sensor_id < 5 GROUP BY s.region"
+                .to_owned(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.endpoint.len(), 1);
+    let facts = plan_facts(&crate::flight_sql::fetch(&mut client, info).await);
+    assert_eq!(fact(&facts, "demo.sensors", "query kind"), "aggregate");
+    assert_eq!(
+        fact(&facts, "demo.sensors", "residual filter"),
+        "sensor_id < 5"
+    );
+    assert_eq!(fact(&facts, "demo.sensors", "columns"), "sensor_id, region");
+    assert_eq!(fact(&facts, "demo.orders", "residual filter"), "(none)");
+    assert_eq!(
+        fact(&facts, "demo.orders", "table").to_owned(),
+        "demo.orders"
+    );
+    // Nothing was read, and a plain statement still runs on the same connection.
+    let refused = client
+        .execute(
+            "EXPLAIN ANALYZE SELECT 1 FROM demo.sensors".to_owned(),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("EXPLAIN ANALYZE"), "{refused}");
+    let info = client
+        .execute("SELECT count(*) FROM demo.orders".to_owned(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::flight_sql::fetch(&mut client, info).await[0].num_rows(),
+        1
+    );
+}

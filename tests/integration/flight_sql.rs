@@ -35,7 +35,7 @@ pub(crate) async fn fetch(
     batches
 }
 
-fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+pub(crate) fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
     batches
         .iter()
         .flat_map(|b| {

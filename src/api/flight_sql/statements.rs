@@ -1,5 +1,6 @@
 //! Flight SQL statements: `CommandStatementQuery`, prepared statements and their tickets,
-//! and cancellation. Thin: parsing and checking is `sql`, running is `request::statement`.
+//! and cancellation; `EXPLAIN <statement>` answers the plan of each table scan as rows. Thin:
+//! parsing and checking is `sql`, running is `request::statement`.
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_flight::{
@@ -10,7 +11,7 @@ use arrow_flight::{
         TicketStatementQuery,
     },
 };
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -38,19 +39,41 @@ fn finish<T>(tracked: Tracked, result: Result<T, Error>) -> Result<T, Status> {
     result.map_err(Status::from)
 }
 
+/// A checked statement, and whether it came as `EXPLAIN <statement>`.
+struct Parsed {
+    statement: Statement,
+    explain: bool,
+}
+
+impl std::ops::Deref for Parsed {
+    type Target = Statement;
+    fn deref(&self) -> &Statement {
+        &self.statement
+    }
+}
+
 impl FlightSqlApi {
-    fn parse(&self, sql: &str) -> Result<Statement, Error> {
-        Ok(Statement::over_service_tables(&self.state.sql, sql)?)
+    fn parse(&self, sql: &str) -> Result<Parsed, Error> {
+        let explained = crate::sql::explained(sql)?;
+        let statement = Statement::over_service_tables(&self.state.sql, explained.unwrap_or(sql))?;
+        Ok(Parsed {
+            statement,
+            explain: explained.is_some(),
+        })
     }
 
     /// The result schema of `statement`, from a run that reads no rows, and the split count
-    /// of its first table.
+    /// of its first table (an `EXPLAIN`: the plan rows, planned, in one part).
     async fn describe(
         &self,
         tracked: &Tracked,
-        statement: &Statement,
+        statement: &Parsed,
         params: &[proto::Literal],
     ) -> Result<(SchemaRef, u32), Error> {
+        if statement.explain {
+            request::explain_statement(tracked, statement, params).await?;
+            return Ok((crate::plan::plan_rows_schema(), 1));
+        }
         let options = StatementOptions {
             part: None,
             dry_run: true,
@@ -106,11 +129,12 @@ impl FlightSqlApi {
         }
         let (schema, num_splits) = self.describe(tracked, &statement, &params).await?;
         let execution_id = uuid::Uuid::new_v4().simple().to_string();
-        let parts: Vec<(u32, u32)> = if statement.is_single_table_scan() && num_splits > 1 {
-            (0..num_splits).map(|i| (i, num_splits)).collect()
-        } else {
-            vec![(0, 0)]
-        };
+        let parts: Vec<(u32, u32)> =
+            if !statement.explain && statement.is_single_table_scan() && num_splits > 1 {
+                (0..num_splits).map(|i| (i, num_splits)).collect()
+            } else {
+                vec![(0, 0)]
+            };
         let mut info = FlightInfo::new()
             .try_with_schema(&schema)
             .map_err(|e| Error::Internal(format!("encoding the schema: {e}")))?
@@ -170,6 +194,13 @@ impl FlightSqlApi {
         let statement = self.parse(&body.sql)?;
         if !body.bound && statement.parameters() > 0 {
             return Err(unbound(&statement));
+        }
+        if statement.explain {
+            let plans = request::explain_statement(tracked, &statement, &body.parameters).await?;
+            let batch = crate::plan::plan_rows(&plans)
+                .map_err(|e| Error::Internal(format!("building the plan rows: {e}")))?;
+            let schema = batch.schema();
+            return Ok((schema, futures::stream::once(async { Ok(batch) }).boxed()));
         }
         let options = StatementOptions {
             part: (body.num_splits > 0).then_some(SplitPart {
