@@ -15,13 +15,13 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use arrow::{datatypes::SchemaRef, record_batch::RecordBatch};
+use arrow::record_batch::RecordBatch;
 use futures::{StreamExt, stream::BoxStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    backend::{Backend, BackendError, EndpointLog, ScanRequest, Split, TableMeta, TableRef},
+    backend::{Backend, BackendError, EndpointLog, Split},
     config::ExecConfig,
 };
 
@@ -86,22 +86,7 @@ impl ScanStats {
     }
 }
 
-/// What to read: the output of `plan`.
-#[derive(Debug, Clone)]
-pub struct ScanPlan {
-    /// The table.
-    pub table: TableRef,
-    /// Its metadata (from the catalog).
-    pub meta: TableMeta,
-    /// Projection, predicate and backend hints.
-    pub request: ScanRequest,
-    /// The schema of the batches this scan yields.
-    pub output_schema: SchemaRef,
-    /// Number of disjoint splits.
-    pub num_splits: u32,
-    /// Why the planner chose these numbers (`Explain`).
-    pub choices: Arc<crate::plan::PlanChoices>,
-}
+pub use crate::plan::ScanPlan;
 
 /// Runs scan plans against one backend.
 #[derive(Debug, Clone)]

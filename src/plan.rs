@@ -26,7 +26,6 @@ pub use self::{
 use crate::{
     backend::{FilterReport, ScanRequest, TableMeta, TableRef},
     config::{ExecConfig, PlannerMode},
-    exec::ScanPlan,
     predicate::Predicate,
     proto,
 };
@@ -59,6 +58,23 @@ pub struct ReadSpec {
 /// Cores this process may use, for [`ReadSpec::cores`].
 pub fn available_cores() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+}
+
+/// What to read: the output of [`plan`].
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    /// The table.
+    pub table: TableRef,
+    /// Its metadata (from the catalog).
+    pub meta: TableMeta,
+    /// Projection, predicate and backend hints.
+    pub request: ScanRequest,
+    /// The schema of the batches this scan yields.
+    pub output_schema: SchemaRef,
+    /// Number of disjoint splits.
+    pub num_splits: u32,
+    /// Why the planner chose these numbers (`Explain`).
+    pub choices: Arc<PlanChoices>,
 }
 
 /// One planned number and why it was chosen.

@@ -126,8 +126,7 @@ impl Backend for LocalBackend {
         };
         let files = self.table_files(table).await?;
         let mut report = FilterReport::unpruned(meta, Some(&predicate));
-        let (kept, rows) =
-            blocking(move || Ok(prune::kept_row_groups(&files, Some(&predicate)))).await?;
+        let (kept, rows) = blocking(move || Ok(files.kept_row_groups(Some(&predicate)))).await?;
         report.row_groups_kept = kept.len() as u64;
         report.rows_kept = rows;
         Ok(report)

@@ -4,7 +4,7 @@ use arrow::array::{Array, Int64Array};
 use futures::StreamExt;
 
 use super::*;
-use crate::backend::testing::MemoryBackend;
+use crate::backend::{ScanRequest, TableMeta, testing::MemoryBackend};
 
 fn plan(backend: &MemoryBackend, splits: u32) -> ScanPlan {
     let meta = TableMeta {

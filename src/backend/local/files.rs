@@ -11,8 +11,11 @@ use std::{
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
-use super::prune::{IntRange, int_range};
-use crate::backend::{BackendError, TableRef};
+use super::prune::{self, IntRange, int_range};
+use crate::{
+    backend::{BackendError, TableRef},
+    predicate::Predicate,
+};
 
 /// One Parquet file of a table.
 #[derive(Debug)]
@@ -94,6 +97,37 @@ impl TableFiles {
             first_row += rows;
         }
         out
+    }
+
+    /// The row groups of the whole table, in table order, that may hold rows matching
+    /// `predicate`, and the rows they hold. Splits are cut over these, so a filter that prunes
+    /// most of a table still spreads what is left over every split.
+    pub(super) fn kept_row_groups(&self, predicate: Option<&Predicate>) -> (Vec<RowGroupRef>, u64) {
+        let mut kept = Vec::with_capacity(self.row_groups().len());
+        let mut rows = 0u64;
+        let mut start = 0;
+        let all = self.row_groups();
+        // The global order keeps each file's row groups contiguous: prune a file at a time.
+        while start < all.len() {
+            let file = all[start].file;
+            let end = all[start..]
+                .iter()
+                .position(|rg| rg.file != file)
+                .map_or(all.len(), |n| start + n);
+            let info = &self.files[file];
+            let groups: Vec<usize> = all[start..end].iter().map(|rg| rg.row_group).collect();
+            for row_group in prune::row_groups_to_read(predicate, &info.metadata, &groups) {
+                rows += info
+                    .metadata
+                    .metadata()
+                    .row_group(row_group)
+                    .num_rows()
+                    .max(0) as u64;
+                kept.push(RowGroupRef { file, row_group });
+            }
+            start = end;
+        }
+        (kept, rows)
     }
 
     pub(super) fn row_groups(&self) -> &[RowGroupRef] {

@@ -15,7 +15,7 @@ use parquet::arrow::{
 };
 use tokio::sync::mpsc;
 
-use super::{files, gather::Gatherer, prune};
+use super::{files, gather::Gatherer};
 use crate::{
     backend::{BackendError, ScanRequest, Split, SplitStream, TableRef},
     predicate,
@@ -65,7 +65,7 @@ fn read_split(
     let dictionaries = DictionaryColumns::new(files.schema(), request);
     let output = Output::new(&dictionaries.schema, request)?;
     let mut gatherer = Gatherer::new(Arc::clone(&output.schema), batch_rows);
-    let (kept, _) = prune::kept_row_groups(&files, request.predicate.as_ref());
+    let (kept, _) = files.kept_row_groups(request.predicate.as_ref());
     let (start, end) = split_range(kept.len(), split);
     let mine = &kept[start..end];
 
