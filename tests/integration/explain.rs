@@ -84,8 +84,7 @@ fn row_groups_with_ts_range() -> Vec<(u64, i64, i64)> {
 /// Runs a Select and returns its rows and its record in the query log.
 async fn run_select(server: &TestServer, request: proto::SelectRequest) -> (u64, proto::QueryInfo) {
     let response = server.query().await.select(request).await.unwrap();
-    let query_id = response.metadata().get("x-query-id").unwrap();
-    let query_id = query_id.to_str().unwrap().to_owned();
+    let query_id = crate::harness::query_id(&response);
     let (_, batches, _) = decode_chunks(response.into_inner()).await.unwrap();
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     let record = server

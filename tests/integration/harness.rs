@@ -166,3 +166,14 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The `x-query-id` header of a response: the id the query log knows the call by.
+pub(crate) fn query_id<T>(response: &tonic::Response<T>) -> String {
+    response
+        .metadata()
+        .get("x-query-id")
+        .expect("x-query-id")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

@@ -526,13 +526,7 @@ async fn select_returns_query_id_metadata() {
         })
         .await
         .unwrap();
-    let header = response
-        .metadata()
-        .get("x-query-id")
-        .expect("x-query-id")
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let header = crate::harness::query_id(&response);
     assert_eq!(response.into_inner().query_id, header);
 }
 

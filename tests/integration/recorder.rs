@@ -40,13 +40,7 @@ async fn select_east(server: &TestServer) -> (String, u64) {
         })
         .await
         .unwrap();
-    let query_id = response
-        .metadata()
-        .get("x-query-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let query_id = crate::harness::query_id(&response);
     let (_, batches, _) = crate::referee::decode_chunks(response.into_inner())
         .await
         .unwrap();
@@ -234,13 +228,7 @@ async fn watch_query_and_the_status_page_follow_a_local_scan_held_by_its_reader(
         })
         .await
         .unwrap();
-    let query_id = response
-        .metadata()
-        .get("x-query-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let query_id = crate::harness::query_id(&response);
     let mut chunks = response.into_inner();
     let first = chunks.next().await.unwrap().unwrap();
 

@@ -271,13 +271,7 @@ async fn a_reader_cancels_only_its_own_queries() {
         )
     };
     let response = query.select(select(&callers.admin)).await.unwrap();
-    let id = response
-        .metadata()
-        .get("x-query-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let id = crate::harness::query_id(&response);
     let mut stream = response.into_inner();
     assert!(stream.next().await.unwrap().is_ok());
     let running = admin

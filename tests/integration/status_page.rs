@@ -55,13 +55,7 @@ async fn the_status_page_shows_a_running_query_split_by_split_in_a_real_browser(
             })
             .await
             .unwrap();
-        let query_id = response
-            .metadata()
-            .get("x-query-id")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let query_id = crate::harness::query_id(&response);
         // Read slowly enough that the page catches the query running.
         let _ = crate::referee::decode_chunks(response.into_inner()).await;
         query_id
