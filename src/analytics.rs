@@ -26,11 +26,11 @@ pub mod top_n;
 pub mod trend;
 pub mod window;
 
-mod columns;
-mod decode;
+pub(crate) mod columns;
+pub(crate) mod decode;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use arrow::{array::RecordBatch, datatypes::Schema};
 
@@ -100,6 +100,19 @@ impl AnalyticPlan {
     pub(crate) fn with_coded_sql(mut self, coded: Option<CodedSql>) -> Self {
         self.coded_sql = coded;
         self
+    }
+
+    /// A query over `columns` that gets its group columns as they are: no codes, no
+    /// narrowing (the partial states, which keep the group values themselves).
+    pub(crate) fn uncoded(columns: Columns<'_>, query: EngineQuery) -> Self {
+        Self {
+            columns: columns.into_names(),
+            query,
+            codable_groups: Vec::new(),
+            narrowable_groups: Vec::new(),
+            eight_bit_groups: false,
+            coded_sql: None,
+        }
     }
 
     /// Without 8-bit group columns, for a query that is slower on DuckDB's perfect-hash

@@ -288,6 +288,11 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ) -> Result<FilterReport, BackendError> {
         Ok(FilterReport::unpruned(meta, predicate))
     }
+    /// A version of the table's data that any write changes (local: its files' paths, sizes
+    /// and modification times); `None` where the storage exposes none (VAST).
+    async fn data_version(&self, _table: &TableRef) -> Result<Option<String>, BackendError> {
+        Ok(None)
+    }
     /// Reads one split with projection and filter pushed down; the filter is applied exactly.
     fn scan(
         &self,

@@ -4,6 +4,7 @@
 //! environment variables < command-line flags. [`Config::from_sources`] takes the environment as
 //! a map so tests never mutate the process environment.
 
+mod cache;
 mod cluster;
 mod security;
 mod service;
@@ -14,6 +15,7 @@ use std::{collections::HashMap, path::PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use self::{
+    cache::{CacheConfig, PartialsConfig, SharedCacheConfig},
     cluster::{BalanceKind, BreakerConfig, HealthConfig, HedgeConfig},
     security::{AuthConfig, LimitsConfig, TlsConfig},
     service::{
@@ -77,6 +79,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Limits per caller.
     pub limits: LimitsConfig,
+    /// Partial states of incremental analytics.
+    pub cache: CacheConfig,
 }
 
 /// Prefix of environment variables that set config keys: `VASTGATE__ENGINE__WORKERS=4`.
@@ -180,6 +184,7 @@ impl Config {
         positive("engine.max_response_rows", self.engine.max_response_rows)?;
         positive("monitor.query_log_size", self.monitor.query_log_size as u64)?;
         security::validate(&self.server.tls, &self.auth, &self.server.metrics_token)?;
+        cache::validate(&self.cache)?;
         cluster::validate(&self.vast.breaker, &self.vast.health, &self.vast.hedge)?;
         if self.backend.kind == BackendKind::Vast {
             if self.vast.endpoints.is_empty() {

@@ -58,6 +58,7 @@ pub mod exec;
 pub mod gen_data;
 pub mod metrics;
 pub mod monitor;
+pub mod partials;
 pub mod plan;
 pub mod predicate;
 pub mod probe;

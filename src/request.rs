@@ -13,6 +13,8 @@
 //!   optimistic choice of `start` does not hold. `run_error` tells the client's errors
 //!   from the signals to run again; the signals never leave this layer.
 //! - `typed`: a typed analytic answered: run, checked against the row limit, decoded.
+//! - `incremental`: a typed analytic answered from cached partial states per time bucket,
+//!   scanning only what they do not cover.
 //! - `command`: an analytics or SQL query whose raw Arrow result streams (Flight, `Sql`).
 //! - `explain`: the plan of a read or an analytic, built as running it would, not run.
 //! - `statement`: a Flight SQL statement over the service's tables, each scanned with its
@@ -22,6 +24,7 @@ mod analytic;
 mod command;
 mod count;
 mod explain;
+mod incremental;
 mod read;
 mod rerun;
 mod run_error;
@@ -36,6 +39,7 @@ pub(crate) use self::{
     command::{engine_error, run_command, start_sql},
     count::count,
     explain::{explain, explain_statement},
+    incremental::answer_incremental,
     read::{ReadArgs, prepare, table_ref},
     select::{Batches, limit_rows, plan_select, scan, scan_splits},
     statement::{SplitPart, StatementOptions, start_statement},

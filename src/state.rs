@@ -15,6 +15,7 @@ use crate::{
     exec::Executor,
     metrics::Metrics,
     monitor::QueryLog,
+    partials::PartialCache,
     sql::SqlParser,
 };
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub queries: QueryLog,
     /// What typed analytics learned about coding each table's groups.
     pub coding_lessons: CodingLessons,
+    /// Partial states of incremental analytics per closed time bucket.
+    pub partials: Arc<PartialCache>,
     /// Who may call.
     pub gate: Arc<Gate>,
     /// Set when the service drains for shutdown: new calls are refused.
@@ -80,6 +83,7 @@ impl AppState {
             ))
         })?;
         let sql = SqlParser::new()?;
+        let partials = PartialCache::new(&config.cache).map_err(Error::InvalidArgument)?;
         Ok(Arc::new(Self {
             config,
             catalog,
@@ -89,6 +93,7 @@ impl AppState {
             metrics,
             queries,
             coding_lessons: CodingLessons::default(),
+            partials,
             gate: Arc::new(gate),
             draining: CancellationToken::new(),
             started: Instant::now(),

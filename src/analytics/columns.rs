@@ -184,6 +184,15 @@ impl Groups {
             .collect()
     }
 
+    /// `"a" AS __r0, ... , ` — the group values as they are (their type's order), or nothing.
+    pub(crate) fn select_raw(&self) -> String {
+        self.quoted
+            .iter()
+            .enumerate()
+            .map(|(i, q)| format!("{q} AS __r{i}, "))
+            .collect()
+    }
+
     /// `l."a" IS NOT DISTINCT FROM r."a" AND …` — rows of `left` and `right` in the same
     /// group (NULL matching NULL), or `true` without group columns.
     pub(crate) fn same_group(&self, left: &str, right: &str) -> String {

@@ -193,6 +193,15 @@ pub(crate) fn raw_result<A: Analytic>(req: &A, batch: &RecordBatch) -> Vec<Recor
     execute(&pool(), &plan, &schema, &projected)
 }
 
+/// The result of `plan`'s query over `batches` (any schema holding its columns).
+pub(crate) fn run_plan(plan: &AnalyticPlan, batches: &[RecordBatch]) -> Vec<RecordBatch> {
+    let Some(first) = batches.first() else {
+        return Vec::new();
+    };
+    let (schema, projected) = planned_columns(plan, &first.schema(), batches);
+    execute(&pool(), plan, &schema, &projected)
+}
+
 /// `batches` cut down to the columns `plan` scans, as the scan would deliver them.
 fn planned_columns(
     plan: &AnalyticPlan,

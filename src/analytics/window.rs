@@ -26,7 +26,8 @@ pub const FUNCTIONS: [&str; 9] = [
     "count", "sum", "avg", "min", "max", "stddev", "p50", "p95", "p99",
 ];
 
-fn aggregate(function: &str, column: &str) -> Option<String> {
+/// The SQL aggregate of `function` over `column`.
+pub(crate) fn aggregate(function: &str, column: &str) -> Option<String> {
     let q = quote_ident(column);
     Some(match function {
         "count" => format!("count({q})"),

@@ -159,6 +159,7 @@ impl AdminService for AdminApi {
         _request: Request<proto::CacheStatsRequest>,
     ) -> Result<Response<proto::CacheStatsResponse>, Status> {
         let stats = self.state.catalog.stats().await;
+        let partials = self.state.partials.stats();
         Ok(Response::new(proto::CacheStatsResponse {
             entries: stats.entries,
             hits: stats.hits,
@@ -168,6 +169,13 @@ impl AdminService for AdminApi {
             expirations: stats.expirations,
             size_evictions: stats.size_evictions,
             approximate_bytes: stats.approximate_bytes,
+            partial_entries: partials.entries,
+            partial_bytes: partials.bytes,
+            partial_hits: partials.hits,
+            partial_misses: partials.misses,
+            rows_not_scanned: partials.rows_not_scanned,
+            partial_shared_hits: partials.shared_hits,
+            partial_shared_errors: partials.shared_errors,
         }))
     }
 
@@ -182,8 +190,11 @@ impl AdminService for AdminApi {
         };
         let invalidated = self.state.catalog.invalidate(table.as_ref()).await;
         self.state.coding_lessons.forget(table.as_ref());
+        let table_name = table.as_ref().map(ToString::to_string);
+        let partials_invalidated = self.state.partials.invalidate(table_name.as_deref()).await;
         Ok(Response::new(proto::InvalidateCacheResponse {
             invalidated,
+            partials_invalidated,
         }))
     }
 

@@ -1,5 +1,7 @@
 //! `AnalyticsService`: each RPC hands its request to the request layer
 //! ([`request::answer`](crate::request::answer) for the typed analytics,
+//! [`request::answer_incremental`](crate::request::answer_incremental) for those cached per
+//! time bucket,
 //! [`request::start_sql`](crate::request::start_sql) for `Sql`) and sends back the answer.
 
 use std::{pin::Pin, sync::Arc};
@@ -11,6 +13,8 @@ use super::{ipc, track};
 use crate::{
     analytics::Analytic,
     engine::EngineOutput,
+    error::Error,
+    partials::states::Incremental,
     proto::{self, analytics_service_server::AnalyticsService},
     request::{self, AnalyticRequest, Tracked},
     state::AppState,
@@ -65,17 +69,41 @@ impl AnalyticsApi {
     {
         let tracked = track(&self.state, &request, method)?;
         let result = request::answer(&tracked, request.into_inner(), method).await;
-        match result {
-            Ok(mut response) => {
-                response.set_query_id(tracked.query.id().to_owned());
-                tracked.finish::<()>(&Ok(()));
-                Ok(Response::new(response))
-            }
-            Err(err) => {
-                let status = Status::from(err.clone());
-                tracked.finish::<()>(&Err(err));
-                Err(status)
-            }
+        respond(tracked, result)
+    }
+
+    /// A typed analytic whose answer merges from cached partial states per time bucket.
+    async fn incremental<R>(
+        &self,
+        request: Request<R>,
+        method: &str,
+    ) -> Result<Response<R::Response>, Status>
+    where
+        R: Incremental + AnalyticRequest + Send + Sync + 'static,
+        R::Response: WithQueryId + Send + 'static,
+    {
+        let tracked = track(&self.state, &request, method)?;
+        let result = request::answer_incremental(&tracked, request.into_inner(), method).await;
+        respond(tracked, result)
+    }
+}
+
+/// The typed response with its query id, or the error as a status; the query log notes
+/// which.
+fn respond<T: WithQueryId>(
+    tracked: Tracked,
+    result: Result<T, Error>,
+) -> Result<Response<T>, Status> {
+    match result {
+        Ok(mut response) => {
+            response.set_query_id(tracked.query.id().to_owned());
+            tracked.finish::<()>(&Ok(()));
+            Ok(Response::new(response))
+        }
+        Err(err) => {
+            let status = Status::from(err.clone());
+            tracked.finish::<()>(&Err(err));
+            Err(status)
         }
     }
 }
@@ -94,7 +122,7 @@ impl AnalyticsService for AnalyticsApi {
         &self,
         request: Request<proto::TrendRequest>,
     ) -> Result<Response<proto::TrendResponse>, Status> {
-        self.typed(request, "Trend").await
+        self.incremental(request, "Trend").await
     }
     async fn detect_anomalies(
         &self,
@@ -106,7 +134,7 @@ impl AnalyticsService for AnalyticsApi {
         &self,
         request: Request<proto::WindowAggregateRequest>,
     ) -> Result<Response<proto::WindowAggregateResponse>, Status> {
-        self.typed(request, "WindowAggregate").await
+        self.incremental(request, "WindowAggregate").await
     }
     async fn percentiles(
         &self,
@@ -130,7 +158,7 @@ impl AnalyticsService for AnalyticsApi {
         &self,
         request: Request<proto::TopNRequest>,
     ) -> Result<Response<proto::TopNResponse>, Status> {
-        self.typed(request, "TopN").await
+        self.incremental(request, "TopN").await
     }
 
     type SqlStream = ChunkStream;

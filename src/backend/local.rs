@@ -115,6 +115,12 @@ impl Backend for LocalBackend {
         })
     }
 
+    async fn data_version(&self, table: &TableRef) -> Result<Option<String>, BackendError> {
+        let root = self.root.clone();
+        let table = table.clone();
+        blocking(move || files::data_version(&root, &table).map(Some)).await
+    }
+
     async fn filter_report(
         &self,
         table: &TableRef,

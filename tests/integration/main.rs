@@ -16,6 +16,7 @@ mod harness;
 mod http;
 mod lifecycle;
 mod overload;
+mod partials;
 mod python;
 mod query;
 mod recorder;

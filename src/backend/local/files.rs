@@ -271,12 +271,9 @@ pub(super) fn list_table_names(root: &Path, schema: &str) -> Result<Vec<String>,
     Ok(names)
 }
 
-/// The files of `table` with their footers; schemas of all files must agree.
-pub(super) fn open_table(
-    root: &Path,
-    table: &TableRef,
-    footers: &FooterCache,
-) -> Result<Arc<TableFiles>, BackendError> {
+/// The Parquet files of `table`: `schema/table.parquet`, or the files of `schema/table/`
+/// in name order.
+fn table_paths(root: &Path, table: &TableRef) -> Result<Vec<PathBuf>, BackendError> {
     let schema_dir = root.join(checked_name("schema", &table.schema)?);
     let name = checked_name("table", &table.table)?;
     let single = schema_dir.join(format!("{name}.parquet"));
@@ -300,6 +297,38 @@ pub(super) fn open_table(
             what: format!("table `{}.{}`", table.schema, table.table),
         });
     }
+    Ok(paths)
+}
+
+/// A digest of the table's files' paths, sizes and modification times: changed by any
+/// write, new file or removal.
+pub(super) fn data_version(root: &Path, table: &TableRef) -> Result<String, BackendError> {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    for path in table_paths(root, table)? {
+        let stat = std::fs::metadata(&path).map_err(|e| BackendError::Unavailable {
+            endpoint: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let modified = stat
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        digest.update(path.as_os_str().as_encoded_bytes());
+        digest.update(stat.len().to_le_bytes());
+        digest.update(modified.to_le_bytes());
+    }
+    Ok(hex::encode(&digest.finalize()[..12]))
+}
+
+/// The files of `table` with their footers; schemas of all files must agree.
+pub(super) fn open_table(
+    root: &Path,
+    table: &TableRef,
+    footers: &FooterCache,
+) -> Result<Arc<TableFiles>, BackendError> {
+    let paths = table_paths(root, table)?;
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         let (size, metadata) = footers.load(&path)?;

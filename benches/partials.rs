@@ -1,0 +1,274 @@
+//! Incremental analytics, a dashboard loop: the same WindowAggregate (1 h buckets over 7
+//! days), Trend and TopN asked 20 times with the window sliding by one minute between calls,
+//! on a 10M-row table whose rows all lie in those days (48 files of ~7.3 days of demo data,
+//! one seed each). Reported per analytic: the cold call (nothing cached), the warm calls
+//! (median), the same calls with `cache.partials.enabled = false`, and DuckDB recomputing
+//! each window from the Parquet files in this process (2 threads); rows scanned per call
+//! (the query log's count) next to the rows in the window.
+//!
+//! `cargo bench --bench partials` (`VG_PARTIALS_DATA=DIR` keeps the generated table).
+
+mod common;
+
+use std::{path::Path, time::Instant};
+
+use tonic::transport::Channel;
+use vastgate::proto::{
+    self, CompareOp, Filter, admin_service_client::AdminServiceClient,
+    analytics_service_client::AnalyticsServiceClient, filter::Kind, literal::Value,
+};
+
+const FILES: u64 = 48;
+const ROWS_PER_FILE: u64 = 210_000;
+const CALLS: i64 = 20;
+const MINUTE: i64 = 60;
+const DAY: i64 = 24 * 3600;
+/// The demo data's first timestamp, in seconds.
+const START: i64 = vastgate::gen_data::START_MICROS / 1_000_000;
+
+fn main() {
+    let (root, _guard) = match std::env::var("VG_PARTIALS_DATA") {
+        Ok(dir) => (std::path::PathBuf::from(dir), None),
+        Err(_) => {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            (tmp.path().to_owned(), Some(tmp))
+        }
+    };
+    generate(&root);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let cached = common::server(root.clone(), |_| {}).await;
+        let plain = common::server(root.clone(), |c| c.cache.partials.enabled = false).await;
+        let duckdb = duckdb::Connection::open_in_memory().expect("duckdb");
+        duckdb.execute_batch("SET threads = 2").expect("threads");
+        let files = format!("{}/demo/readings/*.parquet", root.display());
+        println!(
+            "{CALLS} calls, the 7-day window sliding 1 min per call; {} rows in {FILES} files\n",
+            FILES * ROWS_PER_FILE
+        );
+        println!(
+            "| analytic | cold ms | warm ms (median) | cold / warm | uncached ms (median) | DuckDB from Parquet ms (median) | rows scanned cold | rows scanned warm (mean) | rows in the window | warm scanned / window |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for analytic in [Analytic::Window, Analytic::Trend, Analytic::TopN] {
+            let row = measure(analytic, &cached, &plain, &duckdb, &files).await;
+            println!("{row}");
+        }
+    });
+}
+
+/// `demo/readings/part-NN.parquet`: the demo sensors table once per seed.
+fn generate(root: &Path) {
+    let folder = root.join("demo/readings");
+    std::fs::create_dir_all(&folder).expect("table folder");
+    for seed in 0..FILES {
+        let file = folder.join(format!("part-{seed:02}.parquet"));
+        if file.exists() {
+            continue;
+        }
+        let tmp = tempfile::tempdir().expect("temp dir");
+        vastgate::gen_data::generate(tmp.path(), ROWS_PER_FILE, seed).expect("generate");
+        std::fs::copy(tmp.path().join("demo/sensors.parquet"), &file).expect("copy");
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Analytic {
+    Window,
+    Trend,
+    TopN,
+}
+
+/// The window of call `call`: 7 days from 7 min after the data starts, slid a minute per call.
+fn window(call: i64) -> (i64, i64) {
+    let from = START + 7 * MINUTE + call * MINUTE;
+    (from, from + 7 * DAY)
+}
+
+fn filter(call: i64) -> Option<Filter> {
+    let (from, to) = window(call);
+    let ts = |op: CompareOp, seconds: i64| Filter {
+        kind: Some(Kind::Compare(proto::Comparison {
+            column: "ts".into(),
+            op: op as i32,
+            value: Some(proto::Literal {
+                value: Some(Value::TimestampValue(prost_types::Timestamp {
+                    seconds,
+                    nanos: 0,
+                })),
+            }),
+        })),
+    };
+    Some(Filter {
+        kind: Some(Kind::And(proto::FilterList {
+            filters: vec![ts(CompareOp::Ge, from), ts(CompareOp::Lt, to)],
+        })),
+    })
+}
+
+fn table() -> Option<proto::TableRef> {
+    Some(proto::TableRef {
+        bucket: String::new(),
+        schema: "demo".into(),
+        table: "readings".into(),
+    })
+}
+
+/// One call; returns its query id.
+async fn call(channel: &Channel, analytic: Analytic, n: i64) -> String {
+    let mut client = AnalyticsServiceClient::new(channel.clone());
+    let metadata = match analytic {
+        Analytic::Window => client
+            .window_aggregate(proto::WindowAggregateRequest {
+                table: table(),
+                filter: filter(n),
+                group_by: vec!["region".into()],
+                time_column: "ts".into(),
+                interval: Some(prost_types::Duration {
+                    seconds: 3600,
+                    nanos: 0,
+                }),
+                value_columns: vec!["temperature".into()],
+                functions: ["avg", "max", "p95"].map(String::from).to_vec(),
+                ..Default::default()
+            })
+            .await
+            .expect("WindowAggregate")
+            .metadata()
+            .clone(),
+        Analytic::Trend => client
+            .trend(proto::TrendRequest {
+                table: table(),
+                filter: filter(n),
+                group_by: vec!["region".into()],
+                time_column: "ts".into(),
+                value_column: "temperature".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("Trend")
+            .metadata()
+            .clone(),
+        Analytic::TopN => client
+            .top_n(proto::TopNRequest {
+                table: table(),
+                filter: filter(n),
+                group_by: vec!["sensor_id".into()],
+                value_column: "temperature".into(),
+                function: "avg".into(),
+                n: 5,
+                ..Default::default()
+            })
+            .await
+            .expect("TopN")
+            .metadata()
+            .clone(),
+    };
+    metadata
+        .get("x-query-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn rows_scanned(channel: &Channel, query_id: &str) -> u64 {
+    let mut admin = AdminServiceClient::new(channel.clone());
+    admin
+        .get_query(proto::GetQueryRequest {
+            query_id: query_id.to_owned(),
+        })
+        .await
+        .expect("GetQuery")
+        .into_inner()
+        .query
+        .map_or(0, |q| q.rows_scanned)
+}
+
+fn duckdb_sql(analytic: Analytic, files: &str) -> String {
+    let from =
+        format!("read_parquet('{files}') WHERE ts >= to_timestamp(?) AND ts < to_timestamp(?)");
+    match analytic {
+        Analytic::Window => format!(
+            "SELECT region, time_bucket(INTERVAL 1 hour, ts) AS b, avg(temperature), \
+             max(temperature), quantile_cont(temperature, 0.95) FROM {from} GROUP BY ALL"
+        ),
+        Analytic::Trend => format!(
+            "SELECT region, regr_slope(temperature, epoch(ts)), regr_intercept(temperature, epoch(ts)), \
+             regr_r2(temperature, epoch(ts)), regr_count(temperature, epoch(ts)) FROM {from} GROUP BY ALL"
+        ),
+        Analytic::TopN => format!(
+            "SELECT sensor_id, avg(temperature) AS v FROM {from} GROUP BY ALL ORDER BY v DESC LIMIT 5"
+        ),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+async fn measure(
+    analytic: Analytic,
+    cached: &Channel,
+    plain: &Channel,
+    duckdb: &duckdb::Connection,
+    files: &str,
+) -> String {
+    let mut admin = AdminServiceClient::new(cached.clone());
+    admin
+        .invalidate_cache(proto::InvalidateCacheRequest { table: None })
+        .await
+        .expect("InvalidateCache");
+    let (mut cached_ms, mut cached_rows) = (Vec::new(), Vec::new());
+    let mut plain_ms = Vec::new();
+    let mut duckdb_ms = Vec::new();
+    let sql = duckdb_sql(analytic, files);
+    let mut statement = duckdb.prepare(&sql).expect("prepare");
+    for n in 0..CALLS {
+        let started = Instant::now();
+        let id = call(cached, analytic, n).await;
+        cached_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        cached_rows.push(rows_scanned(cached, &id).await);
+        let started = Instant::now();
+        call(plain, analytic, n).await;
+        plain_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        let (from, to) = window(n);
+        let started = Instant::now();
+        let rows = statement
+            .query_map([from, to], |_| Ok(()))
+            .expect("query")
+            .count();
+        assert!(rows > 0);
+        duckdb_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let (from, to) = window(0);
+    let in_window: u64 = duckdb
+        .query_row(
+            &format!("SELECT count(*) FROM read_parquet('{files}') WHERE ts >= to_timestamp(?) AND ts < to_timestamp(?)"),
+            [from, to],
+            |r| r.get(0),
+        )
+        .expect("count");
+    let warm_ms = median(cached_ms[1..].to_vec());
+    let warm_rows = cached_rows[1..].iter().sum::<u64>() as f64 / (CALLS - 1) as f64;
+    let name = match analytic {
+        Analytic::Window => "WindowAggregate 1 h (avg max p95) by region",
+        Analytic::Trend => "Trend by region",
+        Analytic::TopN => "TopN 5 sensors by avg",
+    };
+    format!(
+        "| {name} | {:.1} | {:.1} | {:.0}x | {:.1} | {:.1} | {} | {:.0} | {} | {:.2}% |",
+        cached_ms[0],
+        warm_ms,
+        cached_ms[0] / warm_ms,
+        median(plain_ms),
+        median(duckdb_ms),
+        cached_rows[0],
+        warm_rows,
+        in_window,
+        100.0 * warm_rows / in_window as f64,
+    )
+}
