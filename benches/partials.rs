@@ -188,16 +188,18 @@ async fn rows_scanned(channel: &Channel, query_id: &str) -> u64 {
 }
 
 fn duckdb_sql(analytic: Analytic, files: &str) -> String {
-    let from =
-        format!("read_parquet('{files}') WHERE ts >= to_timestamp(?) AND ts < to_timestamp(?)");
+    let from = format!(
+        "read_parquet('{files}') WHERE epoch_us(ts) >= ? * 1000000 AND epoch_us(ts) < ? * 1000000"
+    );
     match analytic {
         Analytic::Window => format!(
-            "SELECT region, time_bucket(INTERVAL 1 hour, ts) AS b, avg(temperature), \
+            "SELECT region, epoch_us(ts) // 3600000000 AS b, avg(temperature), \
              max(temperature), quantile_cont(temperature, 0.95) FROM {from} GROUP BY ALL"
         ),
         Analytic::Trend => format!(
-            "SELECT region, regr_slope(temperature, epoch(ts)), regr_intercept(temperature, epoch(ts)), \
-             regr_r2(temperature, epoch(ts)), regr_count(temperature, epoch(ts)) FROM {from} GROUP BY ALL"
+            "SELECT region, regr_slope(temperature, epoch_us(ts) / 1e6), \
+             regr_intercept(temperature, epoch_us(ts) / 1e6), regr_r2(temperature, epoch_us(ts) / 1e6), \
+             regr_count(temperature, epoch_us(ts) / 1e6) FROM {from} GROUP BY ALL"
         ),
         Analytic::TopN => format!(
             "SELECT sensor_id, avg(temperature) AS v FROM {from} GROUP BY ALL ORDER BY v DESC LIMIT 5"
@@ -247,7 +249,7 @@ async fn measure(
     let (from, to) = window(0);
     let in_window: u64 = duckdb
         .query_row(
-            &format!("SELECT count(*) FROM read_parquet('{files}') WHERE ts >= to_timestamp(?) AND ts < to_timestamp(?)"),
+            &format!("SELECT count(*) FROM read_parquet('{files}') WHERE epoch_us(ts) >= ? * 1000000 AND epoch_us(ts) < ? * 1000000"),
             [from, to],
             |r| r.get(0),
         )

@@ -214,6 +214,9 @@ impl Config {
         if !copy.server.metrics_token.is_empty() {
             copy.server.metrics_token = "***".to_owned();
         }
+        if let Some((_, host)) = copy.cache.shared.redis_url.rsplit_once('@') {
+            copy.cache.shared.redis_url = format!("redis://***@{host}");
+        }
         if !copy.flight.ticket_key.is_empty() {
             copy.flight.ticket_key = "***".to_owned();
         }

@@ -146,7 +146,7 @@ impl AnalyticsService for AnalyticsApi {
         &self,
         request: Request<proto::CorrelationRequest>,
     ) -> Result<Response<proto::CorrelationResponse>, Status> {
-        self.typed(request, "Correlation").await
+        self.incremental(request, "Correlation").await
     }
     async fn histogram(
         &self,

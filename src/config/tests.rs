@@ -54,6 +54,36 @@ fn secrets_are_redacted() {
     let text = config.redacted_toml();
     assert!(!text.contains("hunter2"), "{text}");
     assert!(text.contains("***"), "{text}");
+    let config =
+        Config::from_toml("[cache.shared]\nredis_url = \"redis://app:hunter2@cache:6379/1\"\n")
+            .unwrap();
+    let text = config.redacted_toml();
+    assert!(
+        !text.contains("hunter2") && text.contains("redis://***@cache:6379/1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_cache_values_name_the_key() {
+    for (toml, key) in [
+        (
+            "[cache.partials]\nbucket = \"10ms\"\n",
+            "cache.partials.bucket",
+        ),
+        (
+            "[cache.partials]\nmax_buckets = 0\n",
+            "cache.partials.max_buckets",
+        ),
+        (
+            "[cache.shared]\nredis_url = \"http://cache\"\n",
+            "cache.shared.redis_url",
+        ),
+        ("[cache.shared]\ntimeout = \"0s\"\n", "cache.shared.timeout"),
+    ] {
+        let err = Config::from_toml(toml).unwrap_err();
+        assert!(err.to_string().contains(key), "{toml}: {err}");
+    }
 }
 
 #[test]

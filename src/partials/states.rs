@@ -5,6 +5,7 @@
 //! they are (`__r0..`, for ordering) and as text (`__g0..`, for the answer), the bucket
 //! number `__k`, the rows it stands for `__rows`, and the analytic's state columns.
 
+mod correlation;
 mod merge;
 mod top_n;
 mod trend;

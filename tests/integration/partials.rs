@@ -47,7 +47,7 @@ fn table(name: &str) -> Option<proto::TableRef> {
     })
 }
 
-/// The three cached analytics over one window, as text with rounded values, so answers
+/// The cached analytics over one window, as text with rounded values, so answers
 /// computed in another order of additions compare equal.
 async fn answers(client: &mut AnalyticsServiceClient<Channel>, name: &str, from: i64) -> Answers {
     let filter = window(from);
@@ -81,6 +81,17 @@ async fn answers(client: &mut AnalyticsServiceClient<Channel>, name: &str, from:
         })
         .await
         .expect("Trend")
+        .into_inner();
+    let correlation = client
+        .correlation(proto::CorrelationRequest {
+            table: table(name),
+            filter: filter.clone(),
+            group_by: vec!["region".into()],
+            columns: vec!["temperature".into(), "humidity".into(), "pressure".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("Correlation")
         .into_inner();
     let top = client
         .top_n(proto::TopNRequest {
@@ -131,6 +142,12 @@ async fn answers(client: &mut AnalyticsServiceClient<Channel>, name: &str, from:
             top.rows
                 .iter()
                 .map(|r| format!("{:?} {} {}", r.group, round(r.value), r.rank))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            correlation
+                .pairs
+                .iter()
+                .map(|p| format!("{:?} {}~{} r={:.6e} n={}", p.group, p.x, p.y, p.r, p.n))
                 .collect::<Vec<_>>()
                 .join("\n"),
         ],

@@ -249,3 +249,46 @@ fn no_rows_merge_like_the_one_pass_query() {
     let merged = top.finish(&[]).expect("merged");
     assert_eq!(format!("{merged:?}"), format!("{one_pass:?}"));
 }
+
+#[test]
+fn correlation_merges_to_the_one_pass_answer() {
+    for seed in 0..4 {
+        let rows = random_rows(seed + 30, 4_000);
+        let w = rows
+            .column(2)
+            .as_primitive::<arrow::datatypes::Float64Type>();
+        // A second value column: correlated with v, NULL elsewhere than v.
+        let second: Vec<Option<f64>> = (0..rows.num_rows())
+            .map(|i| (i % 17 != 0).then(|| 0.5 * w.value(i) + (i % 7) as f64))
+            .collect();
+        let mut columns: Vec<(&str, arrow::array::ArrayRef)> = vec![
+            ("ts", std::sync::Arc::clone(rows.column(0))),
+            ("g", std::sync::Arc::clone(rows.column(1))),
+            ("v", std::sync::Arc::clone(rows.column(2))),
+        ];
+        columns.push(("w", f64s(&second)));
+        let rows = batch(columns);
+        for groups in [vec![], vec!["g".to_owned()]] {
+            let request = proto::CorrelationRequest {
+                group_by: groups,
+                columns: vec!["v".into(), "w".into()],
+                ..Default::default()
+            };
+            let one_pass = run(&request, &rows).expect("one pass");
+            let merged = request
+                .finish(&merged_states(&request, &rows, seed))
+                .expect("merged");
+            assert_eq!(merged.pairs.len(), one_pass.pairs.len());
+            for (m, o) in merged.pairs.iter().zip(&one_pass.pairs) {
+                assert_eq!(group_text(m.group.as_ref()), group_text(o.group.as_ref()));
+                assert_eq!((m.n, &m.x, &m.y), (o.n, &o.x, &o.y));
+                assert!(
+                    (m.r - o.r).abs() <= 1e-9 || (m.r.is_nan() && o.r.is_nan()),
+                    "r {} != {}",
+                    m.r,
+                    o.r
+                );
+            }
+        }
+    }
+}

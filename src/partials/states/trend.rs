@@ -72,6 +72,11 @@ impl CoMoments {
         Some(self.sxy * self.sxy / (self.sxx * self.syy))
     }
 
+    /// Pearson r; NULL over no pairs, NaN without variance (as DuckDB's `corr`).
+    pub(crate) fn correlation(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sxy / (self.sxx * self.syy).sqrt())
+    }
+
     /// The state columns of row `row` (`__n __mx __my __sxx __syy __sxy`).
     pub(crate) fn read(rows: &Rows<'_>, row: usize, prefix: &str) -> Result<Self, AnalyticsError> {
         let n = rows.i64(&format!("{prefix}n"))?.get(row).unwrap_or(0);
