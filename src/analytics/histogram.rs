@@ -25,12 +25,16 @@ const NULLS: i64 = -3;
 const OVERFLOW: i64 = -2;
 const UNDERFLOW: i64 = -1;
 
-enum Binning<'a> {
+/// How a request bins its values.
+pub(crate) enum Binning<'a> {
+    /// Explicit ascending edges.
     Edges(&'a [f64]),
+    /// This many equal-width bins over each group's finite [min, max].
     Equal(usize),
 }
 
-fn binning(req: &proto::HistogramRequest) -> Result<Binning<'_>, AnalyticsError> {
+/// The request's binning, validated.
+pub(crate) fn binning(req: &proto::HistogramRequest) -> Result<Binning<'_>, AnalyticsError> {
     match (req.edges.is_empty(), req.bins) {
         (false, 0) => {
             let edges = &req.edges;
@@ -85,16 +89,7 @@ pub fn plan(
     );
     let sql = match binning {
         Binning::Edges(edges) => {
-            let last = edges.len() - 1;
-            let mut case = format!(
-                "CASE WHEN __v IS NULL THEN {NULLS} WHEN __v < {lo} THEN {UNDERFLOW} WHEN __v > {hi} THEN {OVERFLOW}",
-                lo = double_literal(edges[0]),
-                hi = double_literal(edges[last]),
-            );
-            for (i, upper) in edges[1..last].iter().enumerate() {
-                case.push_str(&format!(" WHEN __v < {} THEN {i}", double_literal(*upper)));
-            }
-            case.push_str(&format!(" ELSE {} END", last - 1));
+            let case = edges_case(edges);
             format!(
                 "SELECT {g_text}__idx, count(*) AS __c FROM (SELECT {g}{case} AS __idx FROM ({source})) \
                  GROUP BY {g}__idx{order}",
@@ -133,6 +128,22 @@ pub fn plan(
     };
     let query = EngineQuery::new(sql).reading_input_once();
     Ok(AnalyticPlan::grouped(columns, &groups, query))
+}
+
+/// `CASE … END`: the bin index of `__v` between explicit `edges` (NULL, underflow and
+/// overflow as their negative indexes).
+pub(crate) fn edges_case(edges: &[f64]) -> String {
+    let last = edges.len() - 1;
+    let mut case = format!(
+        "CASE WHEN __v IS NULL THEN {NULLS} WHEN __v < {lo} THEN {UNDERFLOW} WHEN __v > {hi} THEN {OVERFLOW}",
+        lo = double_literal(edges[0]),
+        hi = double_literal(edges[last]),
+    );
+    for (i, upper) in edges[1..last].iter().enumerate() {
+        case.push_str(&format!(" WHEN __v < {} THEN {i}", double_literal(*upper)));
+    }
+    case.push_str(&format!(" ELSE {} END", last - 1));
+    case
 }
 
 /// Counts of one group while decoding.

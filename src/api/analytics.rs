@@ -152,7 +152,7 @@ impl AnalyticsService for AnalyticsApi {
         &self,
         request: Request<proto::HistogramRequest>,
     ) -> Result<Response<proto::HistogramResponse>, Status> {
-        self.typed(request, "Histogram").await
+        self.incremental(request, "Histogram").await
     }
     async fn top_n(
         &self,

@@ -6,6 +6,7 @@
 //! number `__k`, the rows it stands for `__rows`, and the analytic's state columns.
 
 mod correlation;
+mod histogram;
 mod merge;
 mod top_n;
 mod trend;

@@ -93,6 +93,18 @@ async fn answers(client: &mut AnalyticsServiceClient<Channel>, name: &str, from:
         .await
         .expect("Correlation")
         .into_inner();
+    let histogram = client
+        .histogram(proto::HistogramRequest {
+            table: table(name),
+            filter: filter.clone(),
+            group_by: vec!["region".into()],
+            value_column: "temperature".into(),
+            edges: vec![0.0, 10.0, 15.0, 20.0, 30.0],
+            ..Default::default()
+        })
+        .await
+        .expect("Histogram")
+        .into_inner();
     let top = client
         .top_n(proto::TopNRequest {
             table: table(name),
@@ -150,6 +162,7 @@ async fn answers(client: &mut AnalyticsServiceClient<Channel>, name: &str, from:
                 .map(|p| format!("{:?} {}~{} r={:.6e} n={}", p.group, p.x, p.y, p.r, p.n))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            format!("{:?}", histogram.histograms),
         ],
     }
 }

@@ -4,8 +4,8 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use arrow::{
-    array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray},
-    compute::{SortOptions, concat_batches},
+    array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, UInt32Array},
+    compute::{SortOptions, concat_batches, take_record_batch},
     datatypes::{DataType, Field, Int64Type, Schema},
     row::{RowConverter, SortField},
 };
@@ -90,6 +90,33 @@ fn raw(batch: &RecordBatch, i: usize) -> Result<&ArrayRef, AnalyticsError> {
     batch
         .column_by_name(&format!("__r{i}"))
         .ok_or_else(|| internal(format!("no __r{i} column")))
+}
+
+/// All state rows in one batch ordered by group (result order), then by the BIGINT column
+/// `then`: for states that need no merging, only their rows side by side.
+pub(crate) fn sorted_by_group(
+    states: &[RecordBatch],
+    groups: usize,
+    then: &str,
+) -> Result<Option<RecordBatch>, AnalyticsError> {
+    let Some(all) = concat(states)? else {
+        return Ok(None);
+    };
+    let keys = GroupKeys::new(&all, groups)?.of(&all)?;
+    let second = all
+        .column_by_name(then)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>().cloned())
+        .ok_or_else(|| internal(format!("no BIGINT column {then}")))?;
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        keys[a]
+            .cmp(&keys[b])
+            .then(second.value(a).cmp(&second.value(b)))
+    });
+    take_record_batch(&all, &UInt32Array::from(order))
+        .map(Some)
+        .map_err(internal)
 }
 
 /// One group's text values and its merged state.

@@ -292,3 +292,40 @@ fn correlation_merges_to_the_one_pass_answer() {
         }
     }
 }
+
+#[test]
+fn histogram_with_edges_merges_to_the_one_pass_answer() {
+    for seed in 0..4 {
+        let rows = random_rows(seed + 40, 4_000);
+        for groups in [vec![], vec!["g".to_owned()]] {
+            let request = proto::HistogramRequest {
+                group_by: groups,
+                value_column: "v".into(),
+                edges: vec![-20.0, 0.0, 10.0, 25.0, 50.0],
+                ..Default::default()
+            };
+            let one_pass = run(&request, &rows).expect("one pass");
+            let merged = request
+                .finish(&merged_states(&request, &rows, seed))
+                .expect("merged");
+            assert_eq!(
+                format!("{merged:?}"),
+                format!("{one_pass:?}"),
+                "seed {seed}"
+            );
+        }
+    }
+    // Equal-width bins are answered uncached.
+    let request = proto::HistogramRequest {
+        value_column: "v".into(),
+        bins: 4,
+        ..Default::default()
+    };
+    let rows = random_rows(1, 10);
+    assert!(
+        request
+            .state_plan(&rows.schema(), "ts", HOUR)
+            .expect("valid")
+            .is_none()
+    );
+}

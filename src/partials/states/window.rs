@@ -3,11 +3,7 @@
 //! state is its final values, merging is putting rows side by side, and every function —
 //! p50/p95/p99 included — is cached exactly.
 
-use arrow::{
-    array::{RecordBatch, UInt32Array},
-    compute::take_record_batch,
-    datatypes::Schema,
-};
+use arrow::{array::RecordBatch, datatypes::Schema};
 
 use super::{Incremental, StatePlan, bucket_of, merge};
 use crate::{
@@ -76,21 +72,10 @@ impl Incremental for proto::WindowAggregateRequest {
     }
 
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
-        let Some(all) = merge::concat(states)? else {
-            return analytics::window::decode(&[], self);
-        };
-        let keys = merge::GroupKeys::new(&all, self.group_by.len())?.of(&all)?;
-        let buckets = merge::bucket_numbers(&all)?;
-        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            keys[a]
-                .cmp(&keys[b])
-                .then(buckets.value(a).cmp(&buckets.value(b)))
-        });
-        let sorted = take_record_batch(&all, &UInt32Array::from(order))
-            .map_err(|e| AnalyticsError::Internal(format!("ordering buckets: {e}")))?;
-        analytics::window::decode(&[sorted], self)
+        match merge::sorted_by_group(states, self.group_by.len(), "__k")? {
+            Some(sorted) => analytics::window::decode(&[sorted], self),
+            None => analytics::window::decode(&[], self),
+        }
     }
 
     fn answer_rows(response: &Self::Response) -> usize {
