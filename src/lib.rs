@@ -21,6 +21,8 @@
 //!   typed analytic is run by `request::typed` (run to the end, then decoded) and run again by
 //!   `request::rerun` when a choice of `request::start` does not hold.
 //! - [`catalog`]: table metadata cache (moka) with refresh-ahead and statistics.
+//! - [`partials`]: incremental analytics: partial states per closed time bucket, in memory
+//!   and shared through Redis; `request::incremental` answers from them.
 //! - [`predicate`]: the filter tree, validated against a table schema and evaluated on Arrow.
 //! - [`plan`]: how many splits a scan uses.
 //! - [`exec`]: the split executor: bounded, cancellable, merging split streams.

@@ -6,7 +6,8 @@
 //! - `key`: what a bucket's state depends on (table, filter without the time range, the
 //!   analytic's state query, the data's version) as one key.
 //! - `encoding`: the versioned, self-checking byte form of a state (Redis values).
-//! - `shared`: Redis, shared by replicas: states, and invalidations by pub/sub.
+//! - `shared`: Redis, shared by replicas: states, and invalidations by pub/sub, over `resp`
+//!   (a minimal RESP2 client).
 //! - `states`: per analytic, the state query and the merge of states into its answer.
 //!
 //! [`PartialCache`] holds the states in memory, backed by Redis when configured. A state is
