@@ -26,8 +26,7 @@ pub const FUNCTIONS: [&str; 9] = [
     "count", "sum", "avg", "min", "max", "stddev", "p50", "p95", "p99",
 ];
 
-/// The SQL aggregate of `function` over `column`.
-pub(crate) fn aggregate(function: &str, column: &str) -> Option<String> {
+fn aggregate(function: &str, column: &str) -> Option<String> {
     let q = quote_ident(column);
     Some(match function {
         "count" => format!("count({q})"),
@@ -74,24 +73,18 @@ pub(crate) fn outputs(
     Ok(out)
 }
 
-/// Validates `req` and builds the scan and SQL.
-pub fn plan(
-    req: &proto::WindowAggregateRequest,
-    schema: &Schema,
-) -> Result<AnalyticPlan, AnalyticsError> {
+/// The request's interval in microseconds.
+pub(crate) fn interval_micros(req: &proto::WindowAggregateRequest) -> Result<i64, AnalyticsError> {
     let interval = req
         .interval
         .as_ref()
         .ok_or_else(|| invalid("interval is required (e.g. 60s)"))?;
-    let interval = duration_micros("interval", interval)?;
-    let outputs = outputs(req)?;
-    let mut columns = Columns::new(schema);
-    let groups = columns.groups(&req.group_by)?;
-    let time = columns.time("time_column", &req.time_column)?;
-    for column in &req.value_columns {
-        columns.numeric("value_columns", column)?;
-    }
-    let aggregates: Vec<String> = outputs
+    duration_micros("interval", interval)
+}
+
+/// `CAST(… AS DOUBLE) AS __a{k}`: the aggregate of each output, in order.
+pub(crate) fn aggregates(outputs: &[(String, String)]) -> Result<Vec<String>, AnalyticsError> {
+    outputs
         .iter()
         .enumerate()
         .map(|(k, (function, column))| {
@@ -99,14 +92,35 @@ pub fn plan(
                 .map(|a| format!("CAST({a} AS DOUBLE) AS __a{k}"))
                 .ok_or_else(|| invalid(format!("function `{function}` is unknown")))
         })
-        .collect::<Result<_, _>>()?;
-    // Each value column once, and not again if it is also a group column.
+        .collect()
+}
+
+/// `, "v", "w"`: each value column once, and not again if it is also a group column.
+pub(crate) fn value_list(req: &proto::WindowAggregateRequest) -> String {
     let mut values = String::new();
     for (i, column) in req.value_columns.iter().enumerate() {
         if !req.value_columns[..i].contains(column) && !req.group_by.contains(column) {
             values.push_str(&format!(", {}", quote_ident(column)));
         }
     }
+    values
+}
+
+/// Validates `req` and builds the scan and SQL.
+pub fn plan(
+    req: &proto::WindowAggregateRequest,
+    schema: &Schema,
+) -> Result<AnalyticPlan, AnalyticsError> {
+    let interval = interval_micros(req)?;
+    let outputs = outputs(req)?;
+    let mut columns = Columns::new(schema);
+    let groups = columns.groups(&req.group_by)?;
+    let time = columns.time("time_column", &req.time_column)?;
+    for column in &req.value_columns {
+        columns.numeric("value_columns", column)?;
+    }
+    let aggregates = aggregates(&outputs)?;
+    let values = value_list(req);
     // Rows are grouped by bucket number, floor(µs / interval); `//` truncates toward zero, so
     // times before 1970 are moved down by interval - 1 first. The bucket's start (number ×
     // interval) is computed per result row only, not per input row.

@@ -14,7 +14,10 @@ mod window;
 
 use arrow::{array::RecordBatch, datatypes::Schema};
 
-use crate::analytics::{Analytic, AnalyticPlan, AnalyticsError};
+use crate::{
+    analytics::{Analytic, AnalyticPlan, AnalyticsError, columns::Columns},
+    engine::EngineQuery,
+};
 
 pub(crate) use self::merge::{bucket_numbers, concat};
 
@@ -30,6 +33,17 @@ pub(crate) struct StatePlan {
 }
 
 impl StatePlan {
+    /// `sql` over the scanned `columns` (group columns as they are), its `__k` in steps of
+    /// `unit` µs, `steps` of them per cached bucket.
+    fn new(unit: i64, steps: i64, columns: Columns<'_>, sql: String) -> Self {
+        let query = EngineQuery::new(sql).reading_input_once();
+        Self {
+            unit,
+            steps: steps.max(1),
+            plan: AnalyticPlan::uncoded(columns, query),
+        }
+    }
+
     /// A cached bucket's width in microseconds.
     pub(crate) fn width(&self) -> i64 {
         self.unit.saturating_mul(self.steps)

@@ -11,11 +11,11 @@ use arrow::{
 use super::{Incremental, StatePlan, bucket_of, merge, trend::CoMoments};
 use crate::{
     analytics::{
-        self, AnalyticPlan, AnalyticsError,
+        self, AnalyticsError,
         columns::{Columns, invalid},
         correlation::pairs,
     },
-    engine::{EngineQuery, quote_ident},
+    engine::quote_ident,
     proto,
 };
 
@@ -72,30 +72,19 @@ impl Incremental for proto::CorrelationRequest {
             moments = moments.join(", "),
             bucket_of = bucket_of(bucket),
         );
-        Ok(Some(StatePlan {
-            unit: bucket,
-            steps: 1,
-            plan: AnalyticPlan::uncoded(columns, EngineQuery::new(sql).reading_input_once()),
-        }))
+        Ok(Some(StatePlan::new(bucket, 1, columns, sql)))
     }
 
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
         let groups = self.group_by.len();
         let count = pairs(self.columns.len()).count();
-        let mut merged = merge::by_group(states, groups, |acc: &mut Vec<CoMoments>, rows, row| {
+        let merged = merge::by_group(states, groups, |acc: &mut Vec<CoMoments>, rows, row| {
             acc.resize(count, CoMoments::default());
             for (k, moments) in acc.iter_mut().enumerate() {
                 *moments = moments.merge(CoMoments::read(rows, row, &format!("__p{k}_"))?);
             }
             Ok(())
         })?;
-        if merged.is_empty() && groups == 0 {
-            // Like the one-pass query: one row over no rows.
-            merged.push(merge::Merged {
-                text: Vec::new(),
-                state: Vec::new(),
-            });
-        }
         let texts: Vec<&[Option<String>]> = merged.iter().map(|m| m.text.as_slice()).collect();
         let mut columns: Vec<(String, ArrayRef)> = Vec::new();
         for k in 0..count {

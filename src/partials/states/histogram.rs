@@ -7,11 +7,11 @@ use arrow::{array::RecordBatch, datatypes::Schema};
 use super::{Incremental, StatePlan, bucket_of, merge};
 use crate::{
     analytics::{
-        self, AnalyticPlan, AnalyticsError,
+        self, AnalyticsError,
         columns::Columns,
         histogram::{Binning, binning, edges_case},
     },
-    engine::{EngineQuery, quote_ident},
+    engine::quote_ident,
     proto,
 };
 
@@ -46,11 +46,7 @@ impl Incremental for proto::HistogramRequest {
             case = edges_case(edges),
             bucket_of = bucket_of(bucket),
         );
-        Ok(Some(StatePlan {
-            unit: bucket,
-            steps: 1,
-            plan: AnalyticPlan::uncoded(columns, EngineQuery::new(sql).reading_input_once()),
-        }))
+        Ok(Some(StatePlan::new(bucket, 1, columns, sql)))
     }
 
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {

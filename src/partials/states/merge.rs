@@ -126,6 +126,8 @@ pub(crate) struct Merged<A> {
 }
 
 /// Folds every state row into its group's accumulator; the groups come out in result order.
+/// Without group columns there is one group even over no rows, as a one-pass aggregate
+/// answers one row.
 pub(crate) fn by_group<A: Default>(
     batches: &[RecordBatch],
     groups: usize,
@@ -150,6 +152,15 @@ pub(crate) fn by_group<A: Default>(
             });
             fold(&mut entry.state, &rows, row)?;
         }
+    }
+    if groups == 0 && merged.is_empty() {
+        merged.insert(
+            Vec::new(),
+            Merged {
+                text: Vec::new(),
+                state: A::default(),
+            },
+        );
     }
     Ok(merged.into_values().collect())
 }

@@ -12,11 +12,11 @@ use arrow::{
 use super::{Incremental, StatePlan, bucket_of, merge};
 use crate::{
     analytics::{
-        self, AnalyticPlan, AnalyticsError,
+        self, AnalyticsError,
         columns::{Columns, invalid},
         top_n::MAX_N,
     },
-    engine::{EngineQuery, quote_ident},
+    engine::quote_ident,
     proto,
 };
 
@@ -122,16 +122,12 @@ impl Incremental for proto::TopNRequest {
             g = groups.list_comma(),
             bucket_of = bucket_of(bucket),
         );
-        Ok(Some(StatePlan {
-            unit: bucket,
-            steps: 1,
-            plan: AnalyticPlan::uncoded(columns, EngineQuery::new(sql).reading_input_once()),
-        }))
+        Ok(Some(StatePlan::new(bucket, 1, columns, sql)))
     }
 
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
         let groups = self.group_by.len();
-        let mut merged = merge::by_group(states, groups, |acc: &mut Summary, rows, row| {
+        let merged = merge::by_group(states, groups, |acc: &mut Summary, rows, row| {
             let count = rows.i64("__c")?.get(row).unwrap_or(0);
             let summary = Summary {
                 count: count.max(0) as u64,
@@ -142,13 +138,6 @@ impl Incremental for proto::TopNRequest {
             *acc = acc.merge(summary);
             Ok(())
         })?;
-        if merged.is_empty() && groups == 0 {
-            // Like the one-pass query: one row over no rows.
-            merged.push(merge::Merged {
-                text: Vec::new(),
-                state: Summary::default(),
-            });
-        }
         let function = self.function.to_ascii_lowercase();
         let texts: Vec<&[Option<String>]> = merged.iter().map(|m| m.text.as_slice()).collect();
         let values: Float64Array = merged.iter().map(|m| m.state.value(&function)).collect();

@@ -11,8 +11,8 @@ use arrow::{
 
 use super::{Incremental, StatePlan, bucket_of, merge};
 use crate::{
-    analytics::{self, AnalyticPlan, AnalyticsError, columns::Columns, decode::Rows},
-    engine::{EngineQuery, quote_ident},
+    analytics::{self, AnalyticsError, columns::Columns, decode::Rows},
+    engine::quote_ident,
     proto,
 };
 
@@ -142,26 +142,15 @@ impl Incremental for proto::TrendRequest {
             moments = CoMoments::sql("__y", "__x", "__"),
             bucket_of = bucket_of(bucket),
         );
-        Ok(Some(StatePlan {
-            unit: bucket,
-            steps: 1,
-            plan: AnalyticPlan::uncoded(columns, EngineQuery::new(sql).reading_input_once()),
-        }))
+        Ok(Some(StatePlan::new(bucket, 1, columns, sql)))
     }
 
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
         let groups = self.group_by.len();
-        let mut merged = merge::by_group(states, groups, |acc: &mut CoMoments, rows, row| {
+        let merged = merge::by_group(states, groups, |acc: &mut CoMoments, rows, row| {
             *acc = acc.merge(CoMoments::read(rows, row, "__")?);
             Ok(())
         })?;
-        if merged.is_empty() && groups == 0 {
-            // Like the one-pass query: one row over no rows.
-            merged.push(merge::Merged {
-                text: Vec::new(),
-                state: CoMoments::default(),
-            });
-        }
         let texts: Vec<&[Option<String>]> = merged.iter().map(|m| m.text.as_slice()).collect();
         let column = |f: fn(&CoMoments) -> Option<f64>| {
             Arc::new(merged.iter().map(|m| f(&m.state)).collect::<Float64Array>())

@@ -8,11 +8,10 @@ use arrow::{array::RecordBatch, datatypes::Schema};
 use super::{Incremental, StatePlan, bucket_of, merge};
 use crate::{
     analytics::{
-        self, AnalyticPlan, AnalyticsError,
-        columns::{Columns, duration_micros, invalid},
-        window::{aggregate, outputs},
+        self, AnalyticsError,
+        columns::Columns,
+        window::{aggregates, interval_micros, outputs, value_list},
     },
-    engine::{EngineQuery, quote_ident},
     proto,
 };
 
@@ -27,31 +26,16 @@ impl Incremental for proto::WindowAggregateRequest {
         time_column: &str,
         bucket: i64,
     ) -> Result<Option<StatePlan>, AnalyticsError> {
-        let interval = self
-            .interval
-            .as_ref()
-            .ok_or_else(|| invalid("interval is required (e.g. 60s)"))?;
-        let interval = duration_micros("interval", interval)?;
+        let interval = interval_micros(self)?;
         let outputs = outputs(self)?;
         let mut columns = Columns::new(schema);
         let groups = columns.groups(&self.group_by)?;
         let time = columns.time("time_column", time_column)?;
-        let mut values = String::new();
-        for (i, column) in self.value_columns.iter().enumerate() {
+        for column in &self.value_columns {
             columns.numeric("value_columns", column)?;
-            if !self.value_columns[..i].contains(column) && !self.group_by.contains(column) {
-                values.push_str(&format!(", {}", quote_ident(column)));
-            }
         }
-        let aggregates = outputs
-            .iter()
-            .enumerate()
-            .map(|(k, (function, column))| {
-                aggregate(function, column)
-                    .map(|a| format!("CAST({a} AS DOUBLE) AS __a{k}"))
-                    .ok_or_else(|| invalid(format!("function `{function}` is unknown")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let aggregates = aggregates(&outputs)?;
+        let values = value_list(self);
         let sql = format!(
             "SELECT {g_raw}{g_text}__k, __k * {interval} AS __b, count(*) AS __rows, {aggregates} \
              FROM (SELECT {g}{bucket_of} AS __k{values} \
@@ -64,11 +48,7 @@ impl Incremental for proto::WindowAggregateRequest {
             aggregates = aggregates.join(", "),
         );
         let steps = (bucket + interval - 1) / interval;
-        Ok(Some(StatePlan {
-            unit: interval,
-            steps: steps.max(1),
-            plan: AnalyticPlan::uncoded(columns, EngineQuery::new(sql).reading_input_once()),
-        }))
+        Ok(Some(StatePlan::new(interval, steps, columns, sql)))
     }
 
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
