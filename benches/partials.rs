@@ -1,7 +1,8 @@
 //! Incremental analytics, a dashboard loop: the same WindowAggregate (1 h buckets over 7
 //! days), Trend and TopN asked 20 times with the window sliding by one minute between calls,
-//! on a 10M-row table whose rows all lie in those days (48 files of ~7.3 days of demo data,
-//! one seed each). Reported per analytic: the cold call (nothing cached), the warm calls
+//! on a 10M-row table whose rows all lie in those days, in two layouts of the same rows:
+//! `demo.readings_by_time`, 48 files in time order (~3.6 h each, as appended data lands), and
+//! `demo.readings`, 48 files that each span the whole week (demo data, one seed each). Reported per analytic: the cold call (nothing cached), the warm calls
 //! (median), the same calls with `cache.partials.enabled = false`, and DuckDB recomputing
 //! each window from the Parquet files in this process (2 threads); rows scanned per call
 //! (the query log's count) next to the rows in the window.
@@ -35,6 +36,7 @@ fn main() {
         }
     };
     generate(&root);
+    generate_by_time(&root);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,18 +46,23 @@ fn main() {
         let plain = common::server(root.clone(), |c| c.cache.partials.enabled = false).await;
         let duckdb = duckdb::Connection::open_in_memory().expect("duckdb");
         duckdb.execute_batch("SET threads = 2").expect("threads");
-        let files = format!("{}/demo/readings/*.parquet", root.display());
         println!(
             "{CALLS} calls, the 7-day window sliding 1 min per call; {} rows in {FILES} files\n",
             FILES * ROWS_PER_FILE
         );
         println!(
-            "| analytic | cold ms | warm ms (median) | cold / warm | uncached ms (median) | DuckDB from Parquet ms (median) | rows scanned cold | rows scanned warm (mean) | rows in the window | warm scanned / window |"
+            "| layout | analytic | cold ms | warm ms (median) | cold / warm | uncached ms (median) | DuckDB from Parquet ms (median) | rows scanned cold | rows scanned warm (mean) | rows in the window | warm scanned / window |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|");
-        for analytic in [Analytic::Window, Analytic::Trend, Analytic::TopN] {
-            let row = measure(analytic, &cached, &plain, &duckdb, &files).await;
-            println!("{row}");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
+        for (table, layout) in [
+            ("readings_by_time", "files in time order"),
+            ("readings", "every file spans the week"),
+        ] {
+            let files = format!("{}/demo/{table}/*.parquet", root.display());
+            for analytic in [Analytic::Window, Analytic::Trend, Analytic::TopN] {
+                let row = measure(analytic, table, &cached, &plain, &duckdb, &files).await;
+                println!("| {layout} {row}");
+            }
         }
     });
 }
@@ -73,6 +80,78 @@ fn generate(root: &Path) {
         vastgate::gen_data::generate(tmp.path(), ROWS_PER_FILE, seed).expect("generate");
         std::fs::copy(tmp.path().join("demo/sensors.parquet"), &file).expect("copy");
     }
+}
+
+/// `demo/readings_by_time/part-NN.parquet`: the rows of `demo.readings` sorted by time and
+/// cut into as many files, each a consecutive stretch of time; written by this crate's
+/// Parquet writer with the demo data's settings (so with a page index, like the originals).
+fn generate_by_time(root: &Path) {
+    let folder = root.join("demo/readings_by_time");
+    std::fs::create_dir_all(&folder).expect("table folder");
+    let duckdb = duckdb::Connection::open_in_memory().expect("duckdb");
+    let source = format!("{}/demo/readings/*.parquet", root.display());
+    let minutes = (ROWS_PER_FILE / u64::from(vastgate::gen_data::SENSORS)) as i64;
+    for part in 0..FILES as i64 {
+        let file = folder.join(format!("part-{part:02}.parquet"));
+        if file.exists() {
+            continue;
+        }
+        let minute = |p: i64| START * 1_000_000 + p * minutes / FILES as i64 * 60_000_000;
+        let sorted = folder.join(format!(".part-{part:02}.duckdb.parquet"));
+        duckdb
+            .execute(
+                &format!(
+                    "COPY (SELECT * FROM read_parquet('{source}') \
+                     WHERE epoch_us(ts) >= ? AND epoch_us(ts) < ? ORDER BY ts, sensor_id) \
+                     TO '{}' (FORMAT parquet)",
+                    sorted.display()
+                ),
+                [minute(part), minute(part + 1)],
+            )
+            .expect("sorted slice");
+        rewrite(&sorted, &file);
+        std::fs::remove_file(&sorted).expect("remove the DuckDB copy");
+    }
+}
+
+/// `from` (written by DuckDB) rewritten to `to` in the demo schema and Parquet settings.
+fn rewrite(from: &Path, to: &Path) {
+    use parquet::{
+        arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder},
+        basic::Compression,
+        file::properties::WriterProperties,
+    };
+    let schema = vastgate::gen_data::sensors_schema();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(from).expect("open"))
+        .expect("reader")
+        .with_batch_size(65_536)
+        .build()
+        .expect("reader");
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(vastgate::gen_data::ROW_GROUP_ROWS))
+        .build();
+    let tmp = to.with_extension("parquet.tmp");
+    let out = std::fs::File::create(&tmp).expect("create");
+    let mut writer =
+        ArrowWriter::try_new(out, std::sync::Arc::clone(&schema), Some(props)).expect("writer");
+    for batch in reader {
+        let batch = batch.expect("batch");
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let column = batch.column_by_name(f.name()).expect("column");
+                arrow::compute::cast(column, f.data_type()).expect("cast")
+            })
+            .collect();
+        let batch =
+            arrow::record_batch::RecordBatch::try_new(std::sync::Arc::clone(&schema), columns)
+                .expect("batch");
+        writer.write(&batch).expect("write");
+    }
+    writer.close().expect("close");
+    std::fs::rename(&tmp, to).expect("rename");
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -109,21 +188,21 @@ fn filter(call: i64) -> Option<Filter> {
     })
 }
 
-fn table() -> Option<proto::TableRef> {
+fn table_ref(table: &str) -> Option<proto::TableRef> {
     Some(proto::TableRef {
         bucket: String::new(),
         schema: "demo".into(),
-        table: "readings".into(),
+        table: table.into(),
     })
 }
 
 /// One call; returns its query id.
-async fn call(channel: &Channel, analytic: Analytic, n: i64) -> String {
+async fn call(channel: &Channel, analytic: Analytic, table: &str, n: i64) -> String {
     let mut client = AnalyticsServiceClient::new(channel.clone());
     let metadata = match analytic {
         Analytic::Window => client
             .window_aggregate(proto::WindowAggregateRequest {
-                table: table(),
+                table: table_ref(table),
                 filter: filter(n),
                 group_by: vec!["region".into()],
                 time_column: "ts".into(),
@@ -141,7 +220,7 @@ async fn call(channel: &Channel, analytic: Analytic, n: i64) -> String {
             .clone(),
         Analytic::Trend => client
             .trend(proto::TrendRequest {
-                table: table(),
+                table: table_ref(table),
                 filter: filter(n),
                 group_by: vec!["region".into()],
                 time_column: "ts".into(),
@@ -154,7 +233,7 @@ async fn call(channel: &Channel, analytic: Analytic, n: i64) -> String {
             .clone(),
         Analytic::TopN => client
             .top_n(proto::TopNRequest {
-                table: table(),
+                table: table_ref(table),
                 filter: filter(n),
                 group_by: vec!["sensor_id".into()],
                 value_column: "temperature".into(),
@@ -214,6 +293,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 async fn measure(
     analytic: Analytic,
+    table: &str,
     cached: &Channel,
     plain: &Channel,
     duckdb: &duckdb::Connection,
@@ -221,7 +301,9 @@ async fn measure(
 ) -> String {
     let mut admin = AdminServiceClient::new(cached.clone());
     admin
-        .invalidate_cache(proto::InvalidateCacheRequest { table: None })
+        .invalidate_cache(proto::InvalidateCacheRequest {
+            table: table_ref(table),
+        })
         .await
         .expect("InvalidateCache");
     let (mut cached_ms, mut cached_rows) = (Vec::new(), Vec::new());
@@ -231,11 +313,11 @@ async fn measure(
     let mut statement = duckdb.prepare(&sql).expect("prepare");
     for n in 0..CALLS {
         let started = Instant::now();
-        let id = call(cached, analytic, n).await;
+        let id = call(cached, analytic, table, n).await;
         cached_ms.push(started.elapsed().as_secs_f64() * 1e3);
         cached_rows.push(rows_scanned(cached, &id).await);
         let started = Instant::now();
-        call(plain, analytic, n).await;
+        call(plain, analytic, table, n).await;
         plain_ms.push(started.elapsed().as_secs_f64() * 1e3);
         let (from, to) = window(n);
         let started = Instant::now();

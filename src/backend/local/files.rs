@@ -9,7 +9,10 @@ use std::{
 };
 
 use arrow::datatypes::SchemaRef;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::{
+    arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions},
+    file::metadata::PageIndexPolicy,
+};
 
 use super::prune::{self, IntRange, int_range};
 use crate::{
@@ -183,11 +186,11 @@ impl FooterCache {
         {
             return Ok((len, meta.clone()));
         }
-        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
-            BackendError::Data {
-                location: path.display().to_string(),
-                message: format!("not a readable Parquet file: {e}"),
-            }
+        // The page index (when the writer wrote one) lets a scan skip pages, not just row groups.
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        let meta = ArrowReaderMetadata::load(&file, options).map_err(|e| BackendError::Data {
+            location: path.display().to_string(),
+            message: format!("not a readable Parquet file: {e}"),
         })?;
         if let Ok(mut cache) = self.inner.lock() {
             cache.insert(path.to_owned(), (mtime, len, meta.clone()));

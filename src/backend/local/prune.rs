@@ -1,8 +1,8 @@
-//! Row-group pruning from Parquet min/max/null-count statistics, and the value range of an
-//! integer column from the same statistics.
+//! Row-group and page pruning from Parquet min/max/null-count statistics (the footer's per row
+//! group, the page index's per data page), and the value range of an integer column.
 //!
-//! Conservative by construction: a row group is skipped only when its statistics prove that no
-//! row can match. Anything unknown (missing statistics, string columns whose statistics may be
+//! Conservative by construction: a row group or page is skipped only when its statistics prove
+//! that no row can match. Anything unknown (missing statistics, string columns whose statistics may be
 //! truncated, floating point columns whose statistics leave out NaN, NOT, substring matches)
 //! keeps the row group; the exact filter runs on every batch afterwards anyway.
 
@@ -18,7 +18,9 @@ use arrow::{
     },
     datatypes::{DataType, Int64Type},
 };
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, statistics::StatisticsConverter};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, RowSelection, statistics::StatisticsConverter,
+};
 
 use crate::predicate::{CompareOp, Predicate, Value};
 
@@ -31,7 +33,10 @@ pub(super) fn row_groups_to_read(
     let Some(predicate) = predicate else {
         return candidates.to_vec();
     };
-    let stats = Stats { metadata };
+    let stats = Stats {
+        metadata,
+        units: Units::RowGroups,
+    };
     match stats.maybe(predicate) {
         Some(mask) => candidates
             .iter()
@@ -40,6 +45,26 @@ pub(super) fn row_groups_to_read(
             .collect(),
         None => candidates.to_vec(),
     }
+}
+
+/// The rows of `row_group` that may hold matching rows, from the page index: whole pages are
+/// skipped when their statistics prove no row matches. `None` when the page index does not
+/// narrow anything down (absent, or every page may match): read the whole row group.
+pub(super) fn rows_to_read(
+    predicate: Option<&Predicate>,
+    metadata: &ArrowReaderMetadata,
+    row_group: usize,
+) -> Option<RowSelection> {
+    metadata.metadata().page_index()?;
+    let stats = Stats {
+        metadata,
+        units: Units::Pages(row_group),
+    };
+    let mask = stats.maybe(predicate?)?;
+    if mask.null_count() > 0 || mask.true_count() == mask.len() {
+        return None;
+    }
+    Some(RowSelection::from_filters(&[mask]))
 }
 
 /// What the statistics of one file say about the values of an integer column.
@@ -68,13 +93,13 @@ fn known_int_range(metadata: &ArrowReaderMetadata, column: &str) -> Option<IntRa
     ) {
         return None;
     }
-    let stats = Stats { metadata };
+    let stats = Stats {
+        metadata,
+        units: Units::RowGroups,
+    };
     let (min, max) = stats.min_max(column)?;
-    let nulls = stats
-        .converter(column)?
-        .row_group_null_counts(stats.groups())
-        .ok()?;
-    let rows = stats.row_counts();
+    let nulls = stats.null_counts(column)?;
+    let rows = stats.row_group_counts();
     let min = arrow::compute::cast(&min, &DataType::Int64).ok()?;
     let max = arrow::compute::cast(&max, &DataType::Int64).ok()?;
     let (min, max) = (
@@ -97,12 +122,23 @@ fn known_int_range(metadata: &ArrowReaderMetadata, column: &str) -> Option<IntRa
     Some(range.map_or(IntRange::NoValues, |(lo, hi)| IntRange::Within(lo, hi)))
 }
 
+/// What one mask entry stands for.
+#[derive(Debug, Clone, Copy)]
+enum Units {
+    /// One row group of the file (the footer's statistics).
+    RowGroups,
+    /// One row of this row group (the page index's statistics, spread over each page's rows,
+    /// since pages of different columns start at different rows).
+    Pages(usize),
+}
+
 struct Stats<'a> {
     metadata: &'a ArrowReaderMetadata,
+    units: Units,
 }
 
 impl Stats<'_> {
-    /// Per row group: may any row match? `None` means "don't know" for every row group.
+    /// Per unit: may it hold a matching row? `None` means "don't know" for every unit.
     fn maybe(&self, predicate: &Predicate) -> Option<BooleanArray> {
         match predicate {
             Predicate::And(children) => {
@@ -127,7 +163,7 @@ impl Stats<'_> {
             }
             Predicate::Compare { column, op, value } => {
                 let (min, max) = self.min_max(column)?;
-                compare(&min, &max, *op, value)
+                self.spread(column, compare(&min, &max, *op, value)?)
             }
             Predicate::In { column, values } => {
                 let (min, max) = self.min_max(column)?;
@@ -139,28 +175,25 @@ impl Stats<'_> {
                         Some(prev) => or(&prev, &hit).ok()?,
                     });
                 }
-                acc
+                self.spread(column, acc?)
             }
             Predicate::Between { column, low, high } => {
                 let (min, max) = self.min_max(column)?;
                 let low_ok = compare(&min, &max, CompareOp::Ge, low)?;
                 let high_ok = compare(&min, &max, CompareOp::Le, high)?;
-                and(&low_ok, &high_ok).ok()
+                self.spread(column, and(&low_ok, &high_ok).ok()?)
             }
             Predicate::IsNull(column) => {
-                let nulls = self
-                    .converter(column)?
-                    .row_group_null_counts(self.groups())
-                    .ok()?;
-                Some(unknown_as_true(nulls.iter().map(|n| n.map(|n| n > 0))))
+                let nulls = self.null_counts(column)?;
+                let mask = unknown_as_true(nulls.iter().map(|n| n.map(|n| n > 0)));
+                self.spread(column, mask)
             }
             Predicate::IsNotNull(column) => {
-                let converter = self.converter(column)?;
-                let nulls = converter.row_group_null_counts(self.groups()).ok()?;
-                let rows = self.row_counts();
-                Some(unknown_as_true(
-                    nulls.iter().zip(rows.iter()).map(|(n, r)| Some(n? < r?)),
-                ))
+                let nulls = self.null_counts(column)?;
+                let rows = self.counts(column)?;
+                let mask =
+                    unknown_as_true(nulls.iter().zip(rows.iter()).map(|(n, r)| Some(n? < r?)));
+                self.spread(column, mask)
             }
             Predicate::Not(_) | Predicate::StartsWith { .. } | Predicate::Contains { .. } => None,
         }
@@ -170,8 +203,44 @@ impl Stats<'_> {
         self.metadata.metadata().row_groups().iter()
     }
 
-    fn row_counts(&self) -> UInt64Array {
+    fn row_group_counts(&self) -> UInt64Array {
         self.groups().map(|g| g.num_rows().max(0) as u64).collect()
+    }
+
+    /// Rows per statistics entry of `column`: per row group, or per page of the row group.
+    fn counts(&self, column: &str) -> Option<UInt64Array> {
+        match self.units {
+            Units::RowGroups => Some(self.row_group_counts()),
+            Units::Pages(row_group) => {
+                let counts = self
+                    .converter(column)?
+                    .data_page_row_counts(
+                        self.metadata.metadata().page_index()?.as_ref(),
+                        self.metadata.metadata().row_groups(),
+                        [row_group].iter(),
+                    )
+                    .ok()??;
+                (counts.null_count() == 0).then_some(counts)
+            }
+        }
+    }
+
+    /// A mask over `column`'s statistics entries as a mask over units: unchanged for row
+    /// groups; each page's entry repeated for its rows.
+    fn spread(&self, column: &str, mask: BooleanArray) -> Option<BooleanArray> {
+        let Units::Pages(_) = self.units else {
+            return Some(mask);
+        };
+        let counts = self.counts(column)?;
+        if counts.len() != mask.len() {
+            return None;
+        }
+        let rows: u64 = counts.values().iter().sum();
+        let mut bits = arrow::array::BooleanBufferBuilder::new(rows as usize);
+        for (count, keep) in counts.values().iter().zip(mask.iter()) {
+            bits.append_n(*count as usize, keep.unwrap_or(true));
+        }
+        Some(BooleanArray::new(bits.finish(), None))
     }
 
     fn converter(&self, column: &str) -> Option<StatisticsConverter<'_>> {
@@ -181,6 +250,19 @@ impl Stats<'_> {
             self.metadata.parquet_schema(),
         )
         .ok()
+    }
+
+    fn null_counts(&self, column: &str) -> Option<UInt64Array> {
+        let converter = self.converter(column)?;
+        match self.units {
+            Units::RowGroups => converter.row_group_null_counts(self.groups()).ok(),
+            Units::Pages(row_group) => converter
+                .data_page_null_counts(
+                    self.metadata.metadata().page_index()?.as_ref(),
+                    [row_group].iter(),
+                )
+                .ok(),
+        }
     }
 
     /// Min and max arrays of a column whose statistics are trustworthy for pruning.
@@ -205,9 +287,19 @@ impl Stats<'_> {
             return None;
         }
         let converter = self.converter(column)?;
-        let min = converter.row_group_mins(self.groups()).ok()?;
-        let max = converter.row_group_maxes(self.groups()).ok()?;
-        Some((min, max))
+        match self.units {
+            Units::RowGroups => Some((
+                converter.row_group_mins(self.groups()).ok()?,
+                converter.row_group_maxes(self.groups()).ok()?,
+            )),
+            Units::Pages(row_group) => {
+                let index = self.metadata.metadata().page_index()?.as_ref();
+                Some((
+                    converter.data_page_mins(index, [row_group].iter()).ok()?,
+                    converter.data_page_maxes(index, [row_group].iter()).ok()?,
+                ))
+            }
+        }
     }
 }
 

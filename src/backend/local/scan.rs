@@ -1,4 +1,5 @@
-//! Reading one split of a local table: a disjoint range of row groups, pruned, filtered exactly,
+//! Reading one split of a local table: a disjoint range of row groups, pruned (row groups, then
+//! pages through the page index), filtered exactly,
 //! projected, the kept rows gathered into full batches, streamed through a small bounded
 //! channel from a blocking thread.
 
@@ -11,11 +12,14 @@ use arrow::{
 use futures::StreamExt;
 use parquet::arrow::{
     ProjectionMask,
-    arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder},
+    arrow_reader::{
+        ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+        RowSelector,
+    },
 };
 use tokio::sync::mpsc;
 
-use super::{files, gather::Gatherer};
+use super::{files, gather::Gatherer, prune};
 use crate::{
     backend::{BackendError, ScanRequest, Split, SplitStream, TableRef},
     predicate,
@@ -94,15 +98,21 @@ fn read_split(
                     location: location(),
                     message: format!("reading string columns as dictionaries: {e}"),
                 })?;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
+        let (keep, rows) = rows_to_read(request, &info.metadata, keep);
+        if keep.is_empty() {
+            continue;
+        }
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
             .with_projection(mask)
             .with_row_groups(keep)
-            .with_batch_size(batch_rows)
-            .build()
-            .map_err(|e| BackendError::Data {
-                location: location(),
-                message: e.to_string(),
-            })?;
+            .with_batch_size(batch_rows);
+        if let Some(rows) = rows {
+            builder = builder.with_row_selection(rows);
+        }
+        let reader = builder.build().map_err(|e| BackendError::Data {
+            location: location(),
+            message: e.to_string(),
+        })?;
         for batch in reader {
             // Also when a selective filter sends nothing for a while: stop once nobody reads.
             if tx.is_closed() {
@@ -133,6 +143,35 @@ fn read_split(
     // Whether the consumer is still there no longer matters: nothing is left to read.
     send_all(tx, rest);
     Ok(())
+}
+
+/// The row groups to read and, when the page index rules out pages of them, the rows to read
+/// across those row groups (a selection spans the kept row groups back to back).
+fn rows_to_read(
+    request: &ScanRequest,
+    metadata: &ArrowReaderMetadata,
+    row_groups: Vec<usize>,
+) -> (Vec<usize>, Option<RowSelection>) {
+    let mut kept = Vec::with_capacity(row_groups.len());
+    let mut selectors = Vec::new();
+    let mut narrowed = false;
+    for row_group in row_groups {
+        let rows = metadata.metadata().row_group(row_group).num_rows().max(0) as usize;
+        match prune::rows_to_read(request.predicate.as_ref(), metadata, row_group) {
+            Some(selection) if !selection.selects_any() => narrowed = true,
+            Some(selection) => {
+                narrowed = true;
+                kept.push(row_group);
+                selectors.extend(selection.iter().copied());
+            }
+            None => {
+                kept.push(row_group);
+                selectors.push(RowSelector::select(rows));
+            }
+        }
+    }
+    let selection = narrowed.then(|| RowSelection::from(selectors));
+    (kept, selection)
 }
 
 /// Sends `batches` in order; false once the consumer is gone.
