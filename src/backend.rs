@@ -4,6 +4,7 @@
 //! [`vast`] (the VAST DB tabular protocol). Both return identical rows for the same data and
 //! filter.
 
+mod data_version;
 pub mod local;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -14,6 +15,8 @@ use std::{collections::BTreeMap, fmt};
 use arrow::{datatypes::SchemaRef, record_batch::RecordBatch};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+
+pub use data_version::{DataPart, DataVersion};
 
 use crate::predicate::Predicate;
 
@@ -288,9 +291,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ) -> Result<FilterReport, BackendError> {
         Ok(FilterReport::unpruned(meta, predicate))
     }
-    /// A version of the table's data that any write changes (local: its files' paths, sizes
-    /// and modification times); `None` where the storage exposes none (VAST).
-    async fn data_version(&self, _table: &TableRef) -> Result<Option<String>, BackendError> {
+    /// The table's data version per range of `time_column` (local: its files' paths, sizes,
+    /// modification times and time spans); `None` where the storage exposes none (VAST).
+    async fn data_version(
+        &self,
+        _table: &TableRef,
+        _time_column: &str,
+    ) -> Result<Option<DataVersion>, BackendError> {
         Ok(None)
     }
     /// Reads one split with projection and filter pushed down; the filter is applied exactly.

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use crate::predicate::Predicate;
 
 use super::{
-    Backend, BackendError, FilterReport, ScanRequest, Split, SplitStream, TableMeta, TableRef,
-    TableSummary,
+    Backend, BackendError, DataVersion, FilterReport, ScanRequest, Split, SplitStream, TableMeta,
+    TableRef, TableSummary,
 };
 
 pub use files::{RowGroupSlice, TableFiles};
@@ -115,10 +115,14 @@ impl Backend for LocalBackend {
         })
     }
 
-    async fn data_version(&self, table: &TableRef) -> Result<Option<String>, BackendError> {
-        let root = self.root.clone();
-        let table = table.clone();
-        blocking(move || files::data_version(&root, &table).map(Some)).await
+    async fn data_version(
+        &self,
+        table: &TableRef,
+        time_column: &str,
+    ) -> Result<Option<DataVersion>, BackendError> {
+        let (root, footers) = (self.root.clone(), self.footers.clone());
+        let (table, column) = (table.clone(), time_column.to_owned());
+        blocking(move || files::data_version(&root, &table, &footers, &column).map(Some)).await
     }
 
     async fn filter_report(

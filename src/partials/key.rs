@@ -8,7 +8,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use super::encoding::VERSION;
-use crate::proto;
+use crate::{backend::DataVersion, proto};
 
 /// Prefix of every Redis key of ours; a key names the encoding version, so builds that
 /// encode differently never read each other's states.
@@ -19,6 +19,8 @@ const PREFIX: &str = "vastgate:partials";
 pub(crate) struct PartialKey {
     table: Arc<str>,
     base: String,
+    width: i64,
+    version: Option<Arc<DataVersion>>,
 }
 
 /// What a state depends on.
@@ -33,8 +35,9 @@ pub(crate) struct KeyParts<'a> {
     pub(crate) state: &'a str,
     /// The bucket width in microseconds.
     pub(crate) width: i64,
-    /// The data's version (local files), or none where closed buckets are taken as final.
-    pub(crate) version: Option<&'a str>,
+    /// The data's version per time range (local files), or none where closed buckets are
+    /// taken as final.
+    pub(crate) version: Option<&'a DataVersion>,
 }
 
 impl PartialKey {
@@ -49,16 +52,17 @@ impl PartialKey {
         rest.dedup();
         let schema = hex::encode(&Sha256::digest(format!("{:?}", parts.schema).as_bytes())[..8]);
         let base = format!(
-            "table={}|schema={schema}|filter={}|state={}|width={}|data={}",
+            "table={}|schema={schema}|filter={}|state={}|width={}",
             parts.table,
             rest.join(","),
             parts.state,
             parts.width,
-            parts.version.unwrap_or("closed"),
         );
         Self {
             table: Arc::from(parts.table),
             base,
+            width: parts.width,
+            version: parts.version.cloned().map(Arc::new),
         }
     }
 
@@ -67,9 +71,16 @@ impl PartialKey {
         &self.table
     }
 
-    /// The full key of `bucket`'s state.
+    /// The full key of `bucket`'s state, with the version of the data in the bucket.
     pub(crate) fn text(&self, bucket: i64) -> String {
-        format!("{}|bucket={bucket}", self.base)
+        let data = match &self.version {
+            Some(version) => {
+                let start = bucket.saturating_mul(self.width);
+                version.of_range(start, start.saturating_add(self.width))
+            }
+            None => "closed".to_owned(),
+        };
+        format!("{}|bucket={bucket}|data={data}", self.base)
     }
 
     /// The Redis key of `bucket`'s state.

@@ -105,7 +105,7 @@ where
         .state
         .executor
         .backend()
-        .data_version(&table)
+        .data_version(&table, &range.column)
         .await?;
     let closed: Vec<i64> = match &version {
         Some(_) => whole.collect(),
@@ -125,7 +125,7 @@ where
         rest: &range.rest,
         state: &state_sql,
         width,
-        version: version.as_deref(),
+        version: version.as_ref(),
     });
     Ok(Some(Setup {
         range,

@@ -289,6 +289,60 @@ async fn cached_answers_equal_uncached_cold_warm_sliding_appended_and_invalidate
     let again = answers(&mut client, "readings", from + 3 * MINUTE).await;
     same(&again.text, &appended.text, "after invalidation");
     assert!(stats(&mut admin).await.partial_misses > misses);
+
+    // A file whose rows lie in one hour of the window: only that hour's buckets (and the
+    // edges) are read again; every other bucket's data version is unchanged.
+    let hour = (from + 24 * 3600).div_euclid(3600) * 3600;
+    write_slice(
+        &data_dir().join("demo/sensors.parquet"),
+        &dir.path().join("demo/readings/part-2.parquet"),
+        (hour, hour + 3600),
+    );
+    let late = answers(&mut client, "readings", from + 3 * MINUTE).await;
+    let expected = answers(&mut reference, "readings", from + 3 * MINUTE).await;
+    same(&late.text, &expected.text, "a file with one hour of rows");
+    assert_ne!(late.text, again.text, "the new hour's rows count");
+    let late_rows = rows_scanned(&mut admin, &late.window_query).await;
+    assert!(
+        late_rows * 10 < 2 * cold_rows,
+        "after a one-hour file, scanned {late_rows} rows of ~{} in the window",
+        2 * cold_rows
+    );
+}
+
+/// Writes the rows of `source` whose `ts` lies in `[from, to)` seconds to `target`, in the
+/// source's schema.
+fn write_slice(source: &Path, target: &Path, (from, to): (i64, i64)) {
+    use arrow::{
+        array::{Scalar, TimestampMicrosecondArray},
+        compute::{and, filter_record_batch, kernels::cmp},
+    };
+    use parquet::arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder};
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(source).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let schema = arrow::record_batch::RecordBatchReader::schema(&reader);
+    let tmp = target.with_extension("tmp");
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&tmp).unwrap(), schema, None).unwrap();
+    let bound = |seconds: i64| {
+        Scalar::new(TimestampMicrosecondArray::from(vec![seconds * 1_000_000]).with_timezone("UTC"))
+    };
+    for batch in reader {
+        let batch = batch.unwrap();
+        let ts = batch.column_by_name("ts").unwrap();
+        let keep = and(
+            &cmp::gt_eq(ts, &bound(from)).unwrap(),
+            &cmp::lt(ts, &bound(to)).unwrap(),
+        )
+        .unwrap();
+        writer
+            .write(&filter_record_batch(&batch, &keep).unwrap())
+            .unwrap();
+    }
+    writer.close().unwrap();
+    std::fs::rename(&tmp, target).unwrap();
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use parquet::{
 
 use super::prune::{self, IntRange, int_range};
 use crate::{
-    backend::{BackendError, TableRef},
+    backend::{BackendError, DataPart, DataVersion, TableRef},
     predicate::Predicate,
 };
 
@@ -25,6 +25,7 @@ use crate::{
 pub(super) struct FileInfo {
     pub(super) path: PathBuf,
     pub(super) size: u64,
+    pub(super) modified: SystemTime,
     pub(super) metadata: ArrowReaderMetadata,
 }
 
@@ -170,7 +171,7 @@ pub(super) struct FooterCache {
 }
 
 impl FooterCache {
-    fn load(&self, path: &Path) -> Result<(u64, ArrowReaderMetadata), BackendError> {
+    fn load(&self, path: &Path) -> Result<CachedFooter, BackendError> {
         let io = |e: std::io::Error| BackendError::Unavailable {
             endpoint: path.display().to_string(),
             message: e.to_string(),
@@ -184,7 +185,7 @@ impl FooterCache {
             && *m == mtime
             && *l == len
         {
-            return Ok((len, meta.clone()));
+            return Ok((mtime, len, meta.clone()));
         }
         // The page index (when the writer wrote one) lets a scan skip pages, not just row groups.
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
@@ -195,7 +196,7 @@ impl FooterCache {
         if let Ok(mut cache) = self.inner.lock() {
             cache.insert(path.to_owned(), (mtime, len, meta.clone()));
         }
-        Ok((len, meta))
+        Ok((mtime, len, meta))
     }
 }
 
@@ -303,26 +304,39 @@ fn table_paths(root: &Path, table: &TableRef) -> Result<Vec<PathBuf>, BackendErr
     Ok(paths)
 }
 
-/// A digest of the table's files' paths, sizes and modification times: changed by any
-/// write, new file or removal.
-pub(super) fn data_version(root: &Path, table: &TableRef) -> Result<String, BackendError> {
+/// The table's data version: per file a digest of its path, size and modification time (any
+/// write, new file or removal changes it), and the span of `time_column` its statistics show.
+pub(super) fn data_version(
+    root: &Path,
+    table: &TableRef,
+    footers: &FooterCache,
+    time_column: &str,
+) -> Result<DataVersion, BackendError> {
     use sha2::{Digest, Sha256};
-    let mut digest = Sha256::new();
-    for path in table_paths(root, table)? {
-        let stat = std::fs::metadata(&path).map_err(|e| BackendError::Unavailable {
-            endpoint: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        let modified = stat
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        digest.update(path.as_os_str().as_encoded_bytes());
-        digest.update(stat.len().to_le_bytes());
-        digest.update(modified.to_le_bytes());
-    }
-    Ok(hex::encode(&digest.finalize()[..12]))
+    let files = open_table(root, table, footers)?;
+    let parts = files
+        .files
+        .iter()
+        .map(|file| {
+            let modified = file
+                .modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let mut digest = Sha256::new();
+            digest.update(file.path.as_os_str().as_encoded_bytes());
+            digest.update(file.size.to_le_bytes());
+            digest.update(modified.to_le_bytes());
+            let span = match prune::time_span(&file.metadata, time_column) {
+                IntRange::Within(min, max) => Some((min, max)),
+                IntRange::NoValues | IntRange::Unknown => None,
+            };
+            DataPart {
+                digest: digest.finalize()[..16].try_into().unwrap_or_default(),
+                span,
+            }
+        })
+        .collect();
+    Ok(DataVersion::new(parts))
 }
 
 /// The files of `table` with their footers; schemas of all files must agree.
@@ -334,10 +348,11 @@ pub(super) fn open_table(
     let paths = table_paths(root, table)?;
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
-        let (size, metadata) = footers.load(&path)?;
+        let (modified, size, metadata) = footers.load(&path)?;
         files.push(FileInfo {
             path,
             size,
+            modified,
             metadata,
         });
     }

@@ -16,7 +16,7 @@ use arrow::{
         kernels::cmp::{gt, gt_eq, lt, lt_eq},
         or,
     },
-    datatypes::{DataType, Int64Type},
+    datatypes::{DataType, Int64Type, TimeUnit},
 };
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, RowSelection, statistics::StatisticsConverter,
@@ -93,6 +93,37 @@ fn known_int_range(metadata: &ArrowReaderMetadata, column: &str) -> Option<IntRa
     ) {
         return None;
     }
+    raw_range(metadata, column)
+}
+
+/// The range of timestamp `column`'s values in one file, in microseconds (widened to whole
+/// microseconds), from its row groups' statistics.
+pub(super) fn time_span(metadata: &ArrowReaderMetadata, column: &str) -> IntRange {
+    let Ok(field) = metadata.schema().field_with_name(column) else {
+        return IntRange::Unknown;
+    };
+    let DataType::Timestamp(unit, _) = field.data_type() else {
+        return IntRange::Unknown;
+    };
+    let to_micros = |value: i64, round_up: bool| match unit {
+        TimeUnit::Second => value.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => value.saturating_mul(1_000),
+        TimeUnit::Microsecond => value,
+        TimeUnit::Nanosecond => {
+            value.div_euclid(1_000) + i64::from(round_up && value.rem_euclid(1_000) != 0)
+        }
+    };
+    match raw_range(metadata, column) {
+        Some(IntRange::Within(lo, hi)) => {
+            IntRange::Within(to_micros(lo, false), to_micros(hi, true))
+        }
+        Some(other) => other,
+        None => IntRange::Unknown,
+    }
+}
+
+/// The range of `column`'s values as `i64` (a timestamp's in its own unit).
+fn raw_range(metadata: &ArrowReaderMetadata, column: &str) -> Option<IntRange> {
     let stats = Stats {
         metadata,
         units: Units::RowGroups,

@@ -1,7 +1,6 @@
-//! Reading one split of a local table: a disjoint range of row groups, pruned (row groups, then
-//! pages through the page index), filtered exactly,
-//! projected, the kept rows gathered into full batches, streamed through a small bounded
-//! channel from a blocking thread.
+//! Reading one split of a local table: a disjoint range of row groups, pruned (row groups by
+//! their statistics, then pages by the page index), filtered exactly, projected, the kept rows
+//! gathered into full batches, streamed through a small bounded channel from a blocking thread.
 
 use std::{fs::File, path::PathBuf, sync::Arc};
 
