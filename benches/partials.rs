@@ -2,10 +2,12 @@
 //! days), Trend and TopN asked 20 times with the window sliding by one minute between calls,
 //! on a 10M-row table whose rows all lie in those days, in two layouts of the same rows:
 //! `demo.readings_by_time`, 48 files in time order (~3.6 h each, as appended data lands), and
-//! `demo.readings`, 48 files that each span the whole week (demo data, one seed each). Reported per analytic: the cold call (nothing cached), the warm calls
-//! (median), the same calls with `cache.partials.enabled = false`, and DuckDB recomputing
-//! each window from the Parquet files in this process (2 threads); rows scanned per call
-//! (the query log's count) next to the rows in the window.
+//! `demo.readings`, 48 files that each span the whole week (demo data, one seed each). Each on
+//! the local backend and on the VAST backend over one emulator (`vastgate emulate`, page cache
+//! on) serving the same folder. Reported per analytic: the cold call (nothing cached), the
+//! warm calls (median), the same calls with `cache.partials.enabled = false`, and DuckDB
+//! recomputing each window from the Parquet files in this process (2 threads); rows scanned
+//! per call (the query log's count) next to the rows in the window.
 //!
 //! `cargo bench --bench partials` (`VG_PARTIALS_DATA=DIR` keeps the generated table).
 
@@ -13,10 +15,14 @@ mod common;
 
 use std::{path::Path, time::Instant};
 
+use common::{ACCESS, BUCKET, SECRET};
 use tonic::transport::Channel;
-use vastgate::proto::{
-    self, CompareOp, Filter, admin_service_client::AdminServiceClient,
-    analytics_service_client::AnalyticsServiceClient, filter::Kind, literal::Value,
+use vastgate::{
+    config::{BackendKind, Config},
+    proto::{
+        self, CompareOp, Filter, admin_service_client::AdminServiceClient,
+        analytics_service_client::AnalyticsServiceClient, filter::Kind, literal::Value,
+    },
 };
 
 const FILES: u64 = 48;
@@ -42,8 +48,33 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let cached = common::server(root.clone(), |_| {}).await;
-        let plain = common::server(root.clone(), |c| c.cache.partials.enabled = false).await;
+        let (_emulator, url) = common::emulator(&root);
+        let vast = |config: &mut Config| {
+            config.backend.kind = BackendKind::Vast;
+            config.vast.endpoints = vec![url.clone()];
+            config.vast.access_key = ACCESS.into();
+            config.vast.secret_key = SECRET.into();
+            config.vast.buckets = vec![BUCKET.into()];
+        };
+        let uncached = |config: &mut Config| config.cache.partials.enabled = false;
+        let backends = [
+            (
+                "local",
+                "",
+                common::server(root.clone(), |_| {}).await,
+                common::server(root.clone(), uncached).await,
+            ),
+            (
+                "VAST emulator",
+                BUCKET,
+                common::server(root.clone(), vast).await,
+                common::server(root.clone(), |c| {
+                    vast(c);
+                    uncached(c);
+                })
+                .await,
+            ),
+        ];
         let duckdb = duckdb::Connection::open_in_memory().expect("duckdb");
         duckdb.execute_batch("SET threads = 2").expect("threads");
         println!(
@@ -51,17 +82,20 @@ fn main() {
             FILES * ROWS_PER_FILE
         );
         println!(
-            "| layout | analytic | cold ms | warm ms (median) | cold / warm | uncached ms (median) | DuckDB from Parquet ms (median) | rows scanned cold | rows scanned warm (mean) | rows in the window | warm scanned / window |"
+            "| backend | layout | analytic | cold ms | warm ms (median) | cold / warm | uncached ms (median) | DuckDB from Parquet ms (median) | rows scanned cold | rows scanned warm (mean) | rows in the window | warm scanned / window |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
-        for (table, layout) in [
-            ("readings_by_time", "files in time order"),
-            ("readings", "every file spans the week"),
-        ] {
-            let files = format!("{}/demo/{table}/*.parquet", root.display());
-            for analytic in [Analytic::Window, Analytic::Trend, Analytic::TopN] {
-                let row = measure(analytic, table, &cached, &plain, &duckdb, &files).await;
-                println!("| {layout} {row}");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for (backend, bucket, cached, plain) in &backends {
+            for (name, layout) in [
+                ("readings_by_time", "files in time order"),
+                ("readings", "every file spans the week"),
+            ] {
+                let files = format!("{}/demo/{name}/*.parquet", root.display());
+                let table = Table { bucket, name };
+                for analytic in [Analytic::Window, Analytic::Trend, Analytic::TopN] {
+                    let row = measure(analytic, &table, cached, plain, &duckdb, &files).await;
+                    println!("| {backend} | {layout} {row}");
+                }
             }
         }
     });
@@ -188,16 +222,22 @@ fn filter(call: i64) -> Option<Filter> {
     })
 }
 
-fn table_ref(table: &str) -> Option<proto::TableRef> {
+/// A table of the benchmark, and the bucket it is in on the VAST backend.
+struct Table<'a> {
+    bucket: &'a str,
+    name: &'a str,
+}
+
+fn table_ref(table: &Table<'_>) -> Option<proto::TableRef> {
     Some(proto::TableRef {
-        bucket: String::new(),
+        bucket: table.bucket.into(),
         schema: "demo".into(),
-        table: table.into(),
+        table: table.name.into(),
     })
 }
 
 /// One call; returns its query id.
-async fn call(channel: &Channel, analytic: Analytic, table: &str, n: i64) -> String {
+async fn call(channel: &Channel, analytic: Analytic, table: &Table<'_>, n: i64) -> String {
     let mut client = AnalyticsServiceClient::new(channel.clone());
     let metadata = match analytic {
         Analytic::Window => client
@@ -293,7 +333,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 async fn measure(
     analytic: Analytic,
-    table: &str,
+    table: &Table<'_>,
     cached: &Channel,
     plain: &Channel,
     duckdb: &duckdb::Connection,

@@ -149,6 +149,16 @@ impl PartialCache {
         found
     }
 
+    /// Which of `buckets` this replica holds in memory under `key` (for `Explain`: counts
+    /// nothing, asks no one).
+    pub(crate) fn held(&self, key: &PartialKey, buckets: &[i64]) -> Vec<i64> {
+        buckets
+            .iter()
+            .copied()
+            .filter(|&bucket| self.local.contains_key(&key.text(bucket)))
+            .collect()
+    }
+
     /// Keeps the states of closed buckets just computed, in memory and in Redis.
     pub(crate) fn put_many(&self, key: &PartialKey, states: Vec<(i64, PartialState)>) {
         let states: Vec<(i64, Arc<PartialState>)> =

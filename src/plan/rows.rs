@@ -113,6 +113,16 @@ fn facts_of(plan: &proto::ExplainResponse) -> (String, Vec<Fact>) {
         ),
         ("metadata cache", plan.metadata_cache.clone(), String::new()),
     ]);
+    if !plan.partial_cache.is_empty() {
+        facts.push((
+            "partial cache",
+            format!(
+                "{} of {} buckets cached",
+                plan.partial_buckets_cached, plan.partial_buckets
+            ),
+            plan.partial_cache.clone(),
+        ));
+    }
     if !plan.engine_sql.is_empty() {
         facts.push((
             "engine sql",

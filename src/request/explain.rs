@@ -5,6 +5,7 @@ use arrow::datatypes::Schema;
 
 use super::{
     analytic::AnalyticRequest,
+    incremental::{UncoveredScan, cache_use},
     read::{self, ReadArgs},
     tracked::Tracked,
 };
@@ -13,6 +14,7 @@ use crate::{
     engine::{EngineOutput, EngineQuery},
     error::Error,
     exec::ScanPlan,
+    partials::states::Incremental,
     plan::{Choice, QueryKind, plan_rows},
     predicate::Predicate,
     proto::{self, explain_request::Query},
@@ -61,13 +63,13 @@ pub(crate) async fn explain(
             analytic_plan(tracked, r, |s| sql::plan(r, checked, once, s, max)).await
         }
         Query::MovingAverage(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
-        Query::Trend(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
+        Query::Trend(r) => incremental_plan(tracked, r, |s| r.plan(s)).await,
         Query::DetectAnomalies(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
-        Query::WindowAggregate(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
+        Query::WindowAggregate(r) => incremental_plan(tracked, r, |s| r.plan(s)).await,
         Query::Percentiles(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
-        Query::Correlation(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
-        Query::Histogram(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
-        Query::TopN(r) => analytic_plan(tracked, r, |s| r.plan(s)).await,
+        Query::Correlation(r) => incremental_plan(tracked, r, |s| r.plan(s)).await,
+        Query::Histogram(r) => incremental_plan(tracked, r, |s| r.plan(s)).await,
+        Query::TopN(r) => incremental_plan(tracked, r, |s| r.plan(s)).await,
     }
 }
 
@@ -137,6 +139,27 @@ async fn analytic_plan<R: AnalyticRequest>(
     Ok(response(tracked, &scan, Some(&analytic.query)))
 }
 
+/// An analytic the partial cache may answer: its plan as a call would run it now (the scan
+/// of what is not cached, or the one-pass plan), and what the cache does.
+async fn incremental_plan<R: Incremental + AnalyticRequest>(
+    tracked: &Tracked,
+    request: &R,
+    plan_fn: impl FnOnce(&Schema) -> Result<AnalyticPlan, AnalyticsError>,
+) -> Result<proto::ExplainResponse, Error> {
+    let usage = cache_use(tracked, request).await?;
+    let mut response = match usage.scan {
+        Some((filter, plan)) => {
+            let scan = UncoveredScan { request, filter };
+            analytic_plan(tracked, &scan, |_| Ok(plan)).await?
+        }
+        None => analytic_plan(tracked, request, plan_fn).await?,
+    };
+    response.partial_cache = usage.description;
+    response.partial_buckets = usage.buckets;
+    response.partial_buckets_cached = usage.cached;
+    Ok(response)
+}
+
 fn response(
     tracked: &Tracked,
     scan: &ScanPlan,
@@ -182,6 +205,9 @@ fn response(
             "miss"
         }
         .to_owned(),
+        partial_cache: String::new(),
+        partial_buckets: 0,
+        partial_buckets_cached: 0,
     }
 }
 

@@ -38,16 +38,11 @@ where
     R: Incremental + AnalyticRequest + Send + Sync + 'static,
     R::Response: Send + 'static,
 {
-    let config = &tracked.state.config.cache.partials;
-    let bypass = request.hints().is_some_and(|h| h.bypass_cache);
-    if !config.enabled || bypass {
-        return answer(tracked, request, method).await;
-    }
-    let Some(setup) = setup(tracked, &request).await? else {
+    let Usable::Yes(setup) = setup(tracked, &request).await? else {
         return answer(tracked, request, method).await;
     };
     let request = Arc::new(request);
-    let states = gather(tracked, &request, setup).await?;
+    let states = gather(tracked, &request, *setup).await?;
     let max_rows = tracked.state.config.engine.max_response_rows;
     let finish = {
         let request = Arc::clone(&request);
@@ -76,30 +71,49 @@ struct Setup {
     closed: Vec<i64>,
 }
 
-/// The cache's view of `request`, or none when the cache cannot help (no time range, a
-/// state that does not merge, too many buckets, an invalid request — which the uncached
-/// path then reports).
-async fn setup<R>(tracked: &Tracked, request: &R) -> Result<Option<Setup>, Error>
+/// Whether the cache can help a request.
+enum Usable {
+    Yes(Box<Setup>),
+    /// Why not (cache off or bypassed, no time range, a state that does not merge, too many
+    /// buckets, an invalid request — which the uncached path then reports).
+    No(String),
+}
+
+/// The cache's view of `request`.
+async fn setup<R>(tracked: &Tracked, request: &R) -> Result<Usable, Error>
 where
     R: Incremental + AnalyticRequest,
 {
     let config = &tracked.state.config.cache.partials;
+    let no = |why: &str| Ok(Usable::No(why.to_owned()));
+    if !config.enabled {
+        return no("off (cache.partials.enabled = false)");
+    }
+    if request.hints().is_some_and(|h| h.bypass_cache) {
+        return no("bypassed (hints.bypass_cache)");
+    }
+    let no_range = "not used: the filter bounds no timestamp column below and above with \
+                    literals joined by AND";
     if !TimeRange::possible(request.filter()) {
-        return Ok(None);
+        return no(no_range);
     }
     let (table, meta) = describe(tracked, request.table(), request.hints()).await?;
     let schema: &Schema = &meta.schema;
     let Some(range) = TimeRange::find(request.filter(), schema, request.time_column()) else {
-        return Ok(None);
+        return no(no_range);
     };
     let bucket = i64::try_from(config.bucket.as_micros()).unwrap_or(i64::MAX);
     let Ok(Some(state)) = request.state_plan(schema, &range.column, bucket) else {
-        return Ok(None);
+        return no("not used: this request's state does not merge exactly");
     };
     let width = state.width();
     let whole = range.whole_buckets(width);
     if (whole.end - whole.start) as u64 > config.max_buckets {
-        return Ok(None);
+        return Ok(Usable::No(format!(
+            "not used: {} buckets, more than cache.partials.max_buckets {}",
+            whole.end - whole.start,
+            config.max_buckets
+        )));
     }
     let version = tracked
         .state
@@ -127,12 +141,12 @@ where
         width,
         version: version.as_ref(),
     });
-    Ok(Some(Setup {
+    Ok(Usable::Yes(Box::new(Setup {
         range,
         state,
         key,
         closed,
-    }))
+    })))
 }
 
 /// The state rows of every bucket of the range: cached ones, and the rest scanned (the
@@ -220,10 +234,55 @@ fn by_bucket(
         .collect()
 }
 
+/// What the cache would do for a request, for `Explain`: used or why not; the closed buckets
+/// of its range and those this replica holds in memory; and what would be scanned.
+pub(crate) struct CacheUse {
+    pub(crate) description: String,
+    pub(crate) buckets: u32,
+    pub(crate) cached: u32,
+    /// The filter of the uncovered range and the state query run over it; none when the
+    /// cache is not used or covers everything.
+    pub(crate) scan: Option<(proto::Filter, AnalyticPlan)>,
+}
+
+/// [`CacheUse`] of `request`, without counting hits or reading Redis.
+pub(crate) async fn cache_use<R>(tracked: &Tracked, request: &R) -> Result<CacheUse, Error>
+where
+    R: Incremental + AnalyticRequest,
+{
+    let setup = match setup(tracked, request).await? {
+        Usable::Yes(setup) => setup,
+        Usable::No(why) => {
+            return Ok(CacheUse {
+                description: why,
+                buckets: 0,
+                cached: 0,
+                scan: None,
+            });
+        }
+    };
+    let held = tracked.state.partials.held(&setup.key, &setup.closed);
+    let width = setup.state.width();
+    let scan = setup
+        .range
+        .uncovered_filter(width, &held)
+        .map(|filter| (filter, setup.state.plan.clone()));
+    let description = match &scan {
+        Some(_) => "used: the plan is the scan of the range not cached, and the state query",
+        None => "used: every bucket is cached, nothing is scanned (the plan is an uncached call's)",
+    };
+    Ok(CacheUse {
+        description: description.to_owned(),
+        buckets: u32::try_from(setup.closed.len()).unwrap_or(u32::MAX),
+        cached: u32::try_from(held.len()).unwrap_or(u32::MAX),
+        scan,
+    })
+}
+
 /// The request with its filter narrowed to what the cache does not cover.
-struct UncoveredScan<'a, R> {
-    request: &'a R,
-    filter: proto::Filter,
+pub(crate) struct UncoveredScan<'a, R> {
+    pub(crate) request: &'a R,
+    pub(crate) filter: proto::Filter,
 }
 
 impl<R: AnalyticRequest> AnalyticRequest for UncoveredScan<'_, R> {

@@ -61,7 +61,9 @@ pub(super) fn rows_to_read(
         units: Units::Pages(row_group),
     };
     let mask = stats.maybe(predicate?)?;
-    if mask.null_count() > 0 || mask.true_count() == mask.len() {
+    let rows = metadata.metadata().row_groups().get(row_group)?.num_rows();
+    // A page index that disagrees with the footer's row count is not trusted.
+    if mask.len() as i64 != rows || mask.null_count() > 0 || mask.true_count() == mask.len() {
         return None;
     }
     Some(RowSelection::from_filters(&[mask]))
