@@ -51,6 +51,30 @@ pub struct RowGroupSlice {
     pub num_rows: u64,
 }
 
+impl RowGroupSlice {
+    /// The row ranges `[start, end)` of this row group (counted from its first row) that may
+    /// hold rows matching `predicate`: none when its statistics prove it empty, else the pages
+    /// its page index cannot rule out (all of it without one).
+    pub fn rows_that_may_match(&self, predicate: Option<&Predicate>) -> Vec<(u64, u64)> {
+        if prune::row_groups_to_read(predicate, &self.metadata, &[self.row_group]).is_empty() {
+            return Vec::new();
+        }
+        let Some(selection) = prune::rows_to_read(predicate, &self.metadata, self.row_group) else {
+            return vec![(0, self.num_rows)];
+        };
+        let mut ranges = Vec::new();
+        let mut row = 0u64;
+        for selector in selection.iter() {
+            let next = row + selector.row_count as u64;
+            if !selector.skip {
+                ranges.push((row, next));
+            }
+            row = next;
+        }
+        ranges
+    }
+}
+
 /// The files of one table, in name order, with their footers.
 #[derive(Debug)]
 pub struct TableFiles {
