@@ -127,3 +127,25 @@ impl Backend for MemoryBackend {
             .boxed()
     }
 }
+
+/// Writes `batch` as table `s.t` under `root` (`s/t.parquet`) in row groups of 100 rows and
+/// data pages of 10, with a page index: a small table that statistics prune below the row
+/// group. Returns its reference.
+pub(crate) fn write_paged_table(root: &std::path::Path, batch: &RecordBatch) -> TableRef {
+    use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
+    std::fs::create_dir_all(root.join("s")).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(100))
+        .set_data_page_row_count_limit(10)
+        .set_write_batch_size(10)
+        .build();
+    let file = std::fs::File::create(root.join("s/t.parquet")).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+    TableRef {
+        bucket: String::new(),
+        schema: "s".into(),
+        table: "t".into(),
+    }
+}

@@ -257,12 +257,10 @@ async fn integer_ranges_come_from_the_statistics_of_every_row_group_of_every_fil
 async fn page_pruned_scans_return_exactly_the_matching_rows() {
     use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
     use arrow::datatypes::Int64Type;
-    use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
 
     use crate::predicate::{CompareOp, Predicate, Value};
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("s")).unwrap();
     // 400 rows: x = y = row number, v NULL on every 7th row; row groups of 100, pages of 10.
     let x: Vec<i64> = (0..400).collect();
     let v: Vec<Option<i64>> = x.iter().map(|&i| (i % 7 != 0).then_some(i)).collect();
@@ -275,22 +273,8 @@ async fn page_pruned_scans_return_exactly_the_matching_rows() {
         ("v", Arc::new(Int64Array::from(v.clone()))),
     ])
     .unwrap();
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(100))
-        .set_data_page_row_count_limit(10)
-        .set_write_batch_size(10)
-        .build();
-    let file = std::fs::File::create(dir.path().join("s/t.parquet")).unwrap();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-
+    let table = crate::backend::testing::write_paged_table(dir.path(), &batch);
     let backend = LocalBackend::new(dir.path(), 16);
-    let table = TableRef {
-        bucket: String::new(),
-        schema: "s".into(),
-        table: "t".into(),
-    };
     let meta = backend.describe(&table).await.unwrap();
     assert_eq!(meta.num_row_groups, 4);
     let cmp = |column: &str, op, value: i64| Predicate::Compare {

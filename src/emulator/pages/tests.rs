@@ -1,15 +1,13 @@
 use std::sync::Arc;
 
+use super::*;
+use crate::{
+    backend::{local::LocalBackend, testing::write_paged_table},
+    predicate::{CompareOp, Value},
+};
 use arrow::{
     array::{AsArray, Int64Array, RecordBatch},
     datatypes::Int64Type,
-};
-use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
-
-use super::*;
-use crate::{
-    backend::{TableRef, local::LocalBackend},
-    predicate::{CompareOp, Value},
 };
 
 /// Pages of at most 7 rows through a filter the statistics prune (row groups of 100 rows,
@@ -18,27 +16,13 @@ use crate::{
 #[tokio::test]
 async fn pruned_row_groups_and_pages_count_as_examined() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("s")).unwrap();
     let x: Vec<i64> = (0..400).collect();
     let batch = RecordBatch::try_from_iter(vec![(
         "x",
         Arc::new(Int64Array::from(x.clone())) as arrow::array::ArrayRef,
     )])
     .unwrap();
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(100))
-        .set_data_page_row_count_limit(10)
-        .set_write_batch_size(10)
-        .build();
-    let file = std::fs::File::create(dir.path().join("s/t.parquet")).unwrap();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    let table = TableRef {
-        bucket: String::new(),
-        schema: "s".into(),
-        table: "t".into(),
-    };
+    let table = write_paged_table(dir.path(), &batch);
     let files = LocalBackend::new(dir.path(), 64)
         .table_files(&table)
         .await
