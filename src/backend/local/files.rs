@@ -200,10 +200,9 @@ impl FooterCache {
             endpoint: path.display().to_string(),
             message: e.to_string(),
         };
-        let file = File::open(path).map_err(io)?;
-        let stat = file.metadata().map_err(io)?;
-        let mtime = stat.modified().map_err(io)?;
-        let len = stat.len();
+        // A hit costs one `stat`: a sliding-window request opens every file's footer per call.
+        let stat = std::fs::metadata(path).map_err(io)?;
+        let (mtime, len) = (stat.modified().map_err(io)?, stat.len());
         if let Ok(cache) = self.inner.lock()
             && let Some((m, l, meta)) = cache.get(path)
             && *m == mtime
@@ -211,6 +210,10 @@ impl FooterCache {
         {
             return Ok((mtime, len, meta.clone()));
         }
+        // What is read is what is cached: the open file's own size and time.
+        let file = File::open(path).map_err(io)?;
+        let stat = file.metadata().map_err(io)?;
+        let (mtime, len) = (stat.modified().map_err(io)?, stat.len());
         // The page index (when the writer wrote one) lets a scan skip pages, not just row groups.
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
         let meta = ArrowReaderMetadata::load(&file, options).map_err(|e| BackendError::Data {

@@ -8,12 +8,16 @@ use arrow::{
     datatypes::Schema,
 };
 
-use super::{Incremental, StatePlan, bucket_of, merge, trend::CoMoments};
+use super::{
+    Incremental, StatePlan, bucket_of, merge,
+    trend::{CoMomentColumns, CoMoments},
+};
 use crate::{
     analytics::{
         self, AnalyticsError,
         columns::{Columns, invalid},
         correlation::pairs,
+        decode::Rows,
     },
     engine::quote_ident,
     proto,
@@ -78,13 +82,23 @@ impl Incremental for proto::CorrelationRequest {
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
         let groups = self.group_by.len();
         let count = pairs(self.columns.len()).count();
-        let merged = merge::by_group(states, groups, |acc: &mut Vec<CoMoments>, rows, row| {
-            acc.resize(count, CoMoments::default());
-            for (k, moments) in acc.iter_mut().enumerate() {
-                *moments = moments.merge(CoMoments::read(rows, row, &format!("__p{k}_"))?);
-            }
-            Ok(())
-        })?;
+        let columns = |rows: &Rows<'_>| {
+            (0..count)
+                .map(|k| CoMoments::columns(rows, &format!("__p{k}_")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let merged = merge::by_group(
+            states,
+            groups,
+            columns,
+            |acc: &mut Vec<CoMoments>, columns: &Vec<CoMomentColumns>, row| {
+                acc.resize(count, CoMoments::default());
+                for (moments, pair) in acc.iter_mut().zip(columns) {
+                    *moments = moments.merge(pair.read(row));
+                }
+                Ok(())
+            },
+        )?;
         let texts: Vec<&[Option<String>]> = merged.iter().map(|m| m.text.as_slice()).collect();
         let mut columns: Vec<(String, ArrayRef)> = Vec::new();
         for k in 0..count {

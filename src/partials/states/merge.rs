@@ -126,22 +126,24 @@ pub(crate) struct Merged<A> {
 }
 
 /// Folds every state row into its group's accumulator; the groups come out in result order.
-/// Without group columns there is one group even over no rows, as a one-pass aggregate
-/// answers one row.
-pub(crate) fn by_group<A: Default>(
+/// `columns` downcasts the state columns once (all states are concatenated first), `fold`
+/// reads a row of them. Without group columns there is one group even over no rows, as a
+/// one-pass aggregate answers one row.
+pub(crate) fn by_group<A: Default, C>(
     batches: &[RecordBatch],
     groups: usize,
-    mut fold: impl FnMut(&mut A, &Rows<'_>, usize) -> Result<(), AnalyticsError>,
+    columns: impl FnOnce(&Rows<'_>) -> Result<C, AnalyticsError>,
+    mut fold: impl FnMut(&mut A, &C, usize) -> Result<(), AnalyticsError>,
 ) -> Result<Vec<Merged<A>>, AnalyticsError> {
     let mut merged: BTreeMap<Vec<u8>, Merged<A>> = BTreeMap::new();
-    let mut keys: Option<GroupKeys> = None;
-    for batch in batches.iter().filter(|b| b.num_rows() > 0) {
-        let keys = match &mut keys {
-            Some(keys) => keys,
-            None => keys.insert(GroupKeys::new(batch, groups)?),
-        };
-        let rows = Rows::new(batch, groups)?;
-        for (row, key) in keys.of(batch)?.into_iter().enumerate() {
+    if let Some(all) = concat(batches)? {
+        let rows = Rows::new(&all, groups)?;
+        let columns = columns(&rows)?;
+        for (row, key) in GroupKeys::new(&all, groups)?
+            .of(&all)?
+            .into_iter()
+            .enumerate()
+        {
             let entry = merged.entry(key).or_insert_with(|| {
                 let group = rows.group(row);
                 let text = group.values.into_iter().zip(group.is_null);
@@ -150,7 +152,7 @@ pub(crate) fn by_group<A: Default>(
                     state: A::default(),
                 }
             });
-            fold(&mut entry.state, &rows, row)?;
+            fold(&mut entry.state, &columns, row)?;
         }
     }
     if groups == 0 && merged.is_empty() {

@@ -14,6 +14,7 @@ use crate::{
     analytics::{
         self, AnalyticsError,
         columns::{Columns, invalid},
+        decode::Rows,
         top_n::MAX_N,
     },
     engine::quote_ident,
@@ -127,17 +128,29 @@ impl Incremental for proto::TopNRequest {
 
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
         let groups = self.group_by.len();
-        let merged = merge::by_group(states, groups, |acc: &mut Summary, rows, row| {
-            let count = rows.i64("__c")?.get(row).unwrap_or(0);
-            let summary = Summary {
-                count: count.max(0) as u64,
-                sum: rows.f64("__s")?.get(row),
-                min: rows.f64("__min")?.get(row),
-                max: rows.f64("__max")?.get(row),
-            };
-            *acc = acc.merge(summary);
-            Ok(())
-        })?;
+        let columns = |rows: &Rows<'_>| {
+            Ok((
+                rows.i64("__c")?,
+                rows.f64("__s")?,
+                rows.f64("__min")?,
+                rows.f64("__max")?,
+            ))
+        };
+        let merged = merge::by_group(
+            states,
+            groups,
+            columns,
+            |acc: &mut Summary, (count, sum, min, max), row| {
+                let summary = Summary {
+                    count: count.count(row),
+                    sum: sum.get(row),
+                    min: min.get(row),
+                    max: max.get(row),
+                };
+                *acc = acc.merge(summary);
+                Ok(())
+            },
+        )?;
         let function = self.function.to_ascii_lowercase();
         let texts: Vec<&[Option<String>]> = merged.iter().map(|m| m.text.as_slice()).collect();
         let values: Float64Array = merged.iter().map(|m| m.state.value(&function)).collect();

@@ -11,7 +11,11 @@ use arrow::{
 
 use super::{Incremental, StatePlan, bucket_of, merge};
 use crate::{
-    analytics::{self, AnalyticsError, columns::Columns, decode::Rows},
+    analytics::{
+        self, AnalyticsError,
+        columns::Columns,
+        decode::{F64Column, I64Column, Rows},
+    },
     engine::quote_ident,
     proto,
 };
@@ -77,20 +81,14 @@ impl CoMoments {
         (self.n > 0).then(|| self.sxy / (self.sxx * self.syy).sqrt())
     }
 
-    /// The state columns of row `row` (`__n __mx __my __sxx __syy __sxy`).
-    pub(crate) fn read(rows: &Rows<'_>, row: usize, prefix: &str) -> Result<Self, AnalyticsError> {
-        let n = rows.i64(&format!("{prefix}n"))?.get(row).unwrap_or(0);
-        if n <= 0 {
-            return Ok(Self::default());
-        }
-        let f = |name: &str| -> Result<f64, AnalyticsError> {
-            Ok(rows
-                .f64(&format!("{prefix}{name}"))?
-                .get(row)
-                .unwrap_or(0.0))
-        };
-        Ok(Self {
-            n: n as u64,
+    /// The state columns `{prefix}n`, `{prefix}mx`, … of `rows`, downcast once.
+    pub(crate) fn columns(
+        rows: &Rows<'_>,
+        prefix: &str,
+    ) -> Result<CoMomentColumns, AnalyticsError> {
+        let f = |name: &str| rows.f64(&format!("{prefix}{name}"));
+        Ok(CoMomentColumns {
+            n: rows.i64(&format!("{prefix}n"))?,
             mean_x: f("mx")?,
             mean_y: f("my")?,
             sxx: f("sxx")?,
@@ -112,6 +110,35 @@ impl CoMoments {
             f("regr_syy", "syy"),
             f("regr_sxy", "sxy"),
         )
+    }
+}
+
+/// The co-moment state columns of a batch of state rows.
+pub(crate) struct CoMomentColumns {
+    n: I64Column,
+    mean_x: F64Column,
+    mean_y: F64Column,
+    sxx: F64Column,
+    syy: F64Column,
+    sxy: F64Column,
+}
+
+impl CoMomentColumns {
+    /// The co-moments of row `row` (none over no pairs).
+    pub(crate) fn read(&self, row: usize) -> CoMoments {
+        let n = self.n.count(row);
+        if n == 0 {
+            return CoMoments::default();
+        }
+        let f = |column: &F64Column| column.get(row).unwrap_or(0.0);
+        CoMoments {
+            n,
+            mean_x: f(&self.mean_x),
+            mean_y: f(&self.mean_y),
+            sxx: f(&self.sxx),
+            syy: f(&self.syy),
+            sxy: f(&self.sxy),
+        }
     }
 }
 
@@ -147,10 +174,16 @@ impl Incremental for proto::TrendRequest {
 
     fn finish(&self, states: &[RecordBatch]) -> Result<Self::Response, AnalyticsError> {
         let groups = self.group_by.len();
-        let merged = merge::by_group(states, groups, |acc: &mut CoMoments, rows, row| {
-            *acc = acc.merge(CoMoments::read(rows, row, "__")?);
-            Ok(())
-        })?;
+        let columns = |rows: &Rows<'_>| CoMoments::columns(rows, "__");
+        let merged = merge::by_group(
+            states,
+            groups,
+            columns,
+            |acc: &mut CoMoments, columns: &CoMomentColumns, row| {
+                *acc = acc.merge(columns.read(row));
+                Ok(())
+            },
+        )?;
         let texts: Vec<&[Option<String>]> = merged.iter().map(|m| m.text.as_slice()).collect();
         let column = |f: fn(&CoMoments) -> Option<f64>| {
             Arc::new(merged.iter().map(|m| f(&m.state)).collect::<Float64Array>())
